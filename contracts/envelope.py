@@ -1,0 +1,85 @@
+"""CloudEvents 1.0 structured mode: the JSON envelope every Warren message body is.
+
+This module owns the envelope's shape, its encoding to bytes and its strict decoding from bytes.
+It knows no broker and no event catalogue: the caller resolves ``type`` to an event class.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from contracts.event import Event
+
+CONTENT_TYPE = "application/cloudevents+json"
+DATA_CONTENT_TYPE = "application/json"
+
+
+class EnvelopeError(ValueError):
+    """The bytes are not a valid CloudEvents 1.0 JSON envelope."""
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 event in structured mode; ``data`` is the event's JSON object.
+
+    Extension attributes (lower-case alphanumeric names) are kept, as the spec asks.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=256)
+    source: str = Field(min_length=1, max_length=1024)
+    type: str = Field(min_length=1, max_length=256)
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE
+    subject: str | None = Field(default=None, max_length=1024)
+    data: dict[str, Any]
+
+
+def wrap(
+    event: Event,
+    *,
+    source: str,
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    """Put ``event`` in an envelope from ``source`` (a URI-reference such as ``/warren/orders``)."""
+    return Envelope(
+        specversion="1.0",
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=event.type,
+        time=time or datetime.now(UTC),
+        subject=event.subject,
+        data=event.model_dump(mode="json"),
+    )
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The envelope as compact UTF-8 JSON, absent optional attributes left out."""
+    return orjson.dumps(envelope.model_dump(mode="json", exclude_none=True))
+
+
+def decode(body: bytes) -> Envelope:
+    """Parse and validate ``body``; raise :class:`EnvelopeError` saying what is wrong."""
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise EnvelopeError(f"body is not valid UTF-8 JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise EnvelopeError(f"envelope must be a JSON object, got {type(raw).__name__}")
+    try:
+        return Envelope.model_validate(raw)
+    except ValidationError as error:
+        raise EnvelopeError(f"invalid CloudEvents envelope: {_reasons(error)}") from None
+
+
+def _reasons(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
+    )
