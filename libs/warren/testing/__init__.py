@@ -1,0 +1,20 @@
+"""Test helpers for suites built on Warren: real servers, throwaway vhosts and databases.
+
+Public API, like structlog's ``testing``: a project's tests use these to talk to a real RabbitMQ and
+PostgreSQL. Nothing here mocks a broker or a database.
+"""
+
+from warren.testing._database import fresh_database
+from warren.testing._servers import Servers, ServersUnavailable, discover_servers
+from warren.testing._vhost import fresh_vhost, vhost_url
+from warren.testing._wait import wait_until
+
+__all__ = [
+    "Servers",
+    "ServersUnavailable",
+    "discover_servers",
+    "fresh_database",
+    "fresh_vhost",
+    "vhost_url",
+    "wait_until",
+]

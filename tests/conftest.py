@@ -1,0 +1,34 @@
+"""Fixtures every test layer shares: the real servers, a fresh vhost per run, fresh databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from warren.testing import Servers, ServersUnavailable, discover_servers, fresh_database, fresh_vhost
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    """RabbitMQ and PostgreSQL from AMQP_URL / DATABASE_URL, else testcontainers, else a skip."""
+    try:
+        found = discover_servers()
+    except ServersUnavailable as missing:
+        pytest.skip(f"no RabbitMQ/PostgreSQL for this test: {missing}")  # names AMQP_URL/DATABASE_URL
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="session")
+async def amqp_url(servers: Servers) -> AsyncIterator[str]:
+    """An AMQP URL on a vhost made for this test run and deleted after it."""
+    async with fresh_vhost(servers.amqp_url, servers.management_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def database_url(servers: Servers) -> AsyncIterator[str]:
+    """A database made for this test and dropped after it."""
+    async with fresh_database(servers.database_url) as url:
+        yield url
