@@ -50,7 +50,7 @@ chaos: install  ## fault injection
 lint: install  ## ruff, mypy (strict for contracts and libs), import-linter
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy contracts libs/warren services tests
+	$(PY) -m mypy contracts libs/warren services
 	.venv/bin/lint-imports
 
 fmt: install  ## format and autofix

@@ -5,6 +5,7 @@ PostgreSQL. Nothing here mocks a broker or a database.
 """
 
 from warren.testing._database import fresh_database
+from warren.testing._faults import close_connections
 from warren.testing._servers import Servers, ServersUnavailable, discover_servers
 from warren.testing._vhost import fresh_vhost, vhost_url
 from warren.testing._wait import wait_until
@@ -12,6 +13,7 @@ from warren.testing._wait import wait_until
 __all__ = [
     "Servers",
     "ServersUnavailable",
+    "close_connections",
     "discover_servers",
     "fresh_database",
     "fresh_vhost",

@@ -42,7 +42,9 @@ def discover_servers() -> Servers:
     if _has_docker_engine():
         return _start_containers()
     missing = " and ".join(
-        name for name, value in (("AMQP_URL", amqp_url), ("DATABASE_URL", database_url)) if not value
+        name
+        for name, value in (("AMQP_URL", amqp_url), ("DATABASE_URL", database_url))
+        if not value
     )
     raise ServersUnavailable(
         f"set {missing} (e.g. AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ "
@@ -77,7 +79,7 @@ def _start_containers() -> Servers:  # pragma: no cover - needs a Docker engine
 
     rabbit = RabbitMqContainer("rabbitmq:4.1-management").with_exposed_ports(5672, 15672)
     rabbit.start()
-    postgres = PostgresContainer("postgres:16", username="postgres", password="postgres")
+    postgres = PostgresContainer("postgres:16", username="postgres", password="postgres")  # noqa: S106 - throwaway container
     postgres.start()
     host = rabbit.get_container_host_ip()
     amqp = f"amqp://guest:guest@{host}:{rabbit.get_exposed_port(5672)}/"

@@ -20,7 +20,7 @@ async def wait_until(
     interval: float = 0.05,
     what: str = "condition",
 ) -> T:
-    """Await ``probe()`` until it returns a truthy value and return it; raise after ``timeout`` s."""
+    """Await ``probe()`` until it returns something truthy and return it; raise on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = await probe()

@@ -1,0 +1,36 @@
+"""Typed events on RabbitMQ: topology as code, confirmed publishing, one consumer loop.
+
+``Broker`` publishes; ``Consumer`` consumes a ``WorkQueue`` whose handler table is its routing;
+handlers raise ``PermanentError`` to dead-letter, anything else to retry.
+"""
+
+from warren.messaging._broker import Broker
+from warren.messaging._consumer import Consumer
+from warren.messaging._delivery import Delivery
+from warren.messaging._errors import (
+    MalformedMessage,
+    PermanentError,
+    PublishError,
+    SchemaViolation,
+    UnexpectedEventType,
+    UnroutableError,
+)
+from warren.messaging._message import OutgoingMessage, prepare
+from warren.messaging._topology import Handler, RetryPolicy, WorkQueue
+
+__all__ = [
+    "Broker",
+    "Consumer",
+    "Delivery",
+    "Handler",
+    "MalformedMessage",
+    "OutgoingMessage",
+    "PermanentError",
+    "PublishError",
+    "RetryPolicy",
+    "SchemaViolation",
+    "UnexpectedEventType",
+    "UnroutableError",
+    "WorkQueue",
+    "prepare",
+]

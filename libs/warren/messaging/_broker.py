@@ -1,0 +1,206 @@
+"""The broker connection of one service: robust connect, confirmed publishing, clean close.
+
+Owns the AMQP connection (named after the service), the publishing channel (publisher confirms,
+``mandatory``, a bounded window of confirms in flight) and the PRODUCER spans. Consuming is
+``Consumer``'s job; it borrows channels from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aiormq.exceptions import AMQPConnectionError, ChannelInvalidStateError, DeliveryError
+from aiormq.exceptions import PublishError as Returned
+from opentelemetry.trace import SpanKind
+
+from contracts.event import Event
+from warren import telemetry
+from warren.messaging._errors import PublishError, UnroutableError
+from warren.messaging._message import OutgoingMessage, prepare
+from warren.messaging._topology import WorkQueue, declare
+from warren.telemetry import attributes as attr
+
+log = structlog.get_logger(__name__)
+
+_CONNECTION_ERRORS = (AMQPConnectionError, ChannelInvalidStateError, ConnectionError)
+
+
+class Broker:
+    """One service's connection to RabbitMQ.
+
+    ``await broker.connect()`` then ``await broker.publish(event)``; every publish is persistent,
+    ``mandatory`` and confirmed. Concurrent publishes share one channel and pipeline their
+    confirms, at most ``max_in_flight`` at a time. The connection recovers by itself after a
+    broker restart or a dropped connection; a publish caught by the drop is retried once the
+    channel is back (at-least-once: consumers deduplicate by message id).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        service: str,
+        *,
+        max_in_flight: int = 256,
+        publish_timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.service = service
+        self.publish_timeout = publish_timeout
+        self._window = asyncio.Semaphore(max_in_flight)
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._tracer = telemetry.tracer("warren.messaging")
+        self.reconnects = 0
+        """How many times the connection was re-established since ``connect``."""
+
+    async def connect(self, timeout: float = 30.0) -> None:
+        """Open the connection and the publishing channel."""
+        self._connection = await aio_pika.connect_robust(
+            self.url,
+            client_properties={"connection_name": self.service},
+            reconnect_interval=1.0,
+            timeout=timeout,
+        )
+        self._connection.reconnect_callbacks.add(self._on_reconnect)
+        self._channel = await self.channel(publisher_confirms=True)
+
+    def _on_reconnect(self, *_: object) -> None:
+        self.reconnects += 1
+        log.info("broker connection re-established", service=self.service)
+
+    async def channel(self, *, publisher_confirms: bool = False) -> AbstractRobustChannel:
+        """A new channel on the connection (consumers take one each)."""
+        channel = await self.connection.channel(
+            publisher_confirms=publisher_confirms, on_return_raises=publisher_confirms
+        )
+        return channel
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        """The live connection; raises if ``connect`` has not been awaited."""
+        if self._connection is None:
+            raise RuntimeError("Broker.connect() has not been awaited")
+        return self._connection
+
+    async def declare(self, queues: list[WorkQueue] | tuple[WorkQueue, ...] = ()) -> None:
+        """Declare this service's exchanges and ``queues`` (idempotent)."""
+        channel = await self.channel()
+        try:
+            await declare(channel, self.service, queues)
+        finally:
+            await channel.close()
+
+    async def publish(
+        self,
+        event: Event,
+        *,
+        correlation_id: str | None = None,
+        event_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        """Publish ``event`` to its producer's exchange and wait for the confirm; its id."""
+        message = prepare(
+            event,
+            service=self.service,
+            correlation_id=correlation_id,
+            event_id=event_id,
+            headers=headers,
+        )
+        await self.send(message)
+        return message.message_id
+
+    async def send(self, message: OutgoingMessage) -> None:
+        """Publish a prepared message, confirmed; raise :class:`PublishError` if not stored."""
+        parent = telemetry.extract(message.headers)
+        with self._tracer.start_as_current_span(
+            f"publish {message.exchange}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes=_producer_attributes(message),
+        ):
+            headers = telemetry.inject(dict(message.headers))
+            amqp = message.to_amqp()
+            amqp.headers = headers
+            async with self._window:
+                await self._send_with_recovery(amqp, message)
+
+    async def _send_with_recovery(self, amqp: aio_pika.Message, message: OutgoingMessage) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.publish_timeout
+        while True:
+            channel = self._publishing_channel()
+            try:
+                exchange = await self._exchange(channel, message.exchange)
+                await exchange.publish(
+                    amqp, message.routing_key, mandatory=True, timeout=self.publish_timeout
+                )
+                return
+            except Returned as error:
+                raise UnroutableError(
+                    f"no queue bound to {message.exchange!r} for {message.routing_key!r}"
+                ) from error
+            except DeliveryError as error:
+                raise PublishError(f"broker refused message {message.message_id}") from error
+            except _CONNECTION_ERRORS as error:
+                if loop.time() >= deadline:
+                    raise PublishError(f"broker unreachable: {error!r}") from error
+                log.warning("publish interrupted, retrying", message_id=message.message_id)
+                await self._wait_ready(deadline - loop.time())
+            except TimeoutError as error:
+                raise PublishError(f"no confirm within {self.publish_timeout} s") from error
+
+    async def _exchange(
+        self, channel: AbstractRobustChannel, name: str
+    ) -> aio_pika.abc.AbstractExchange:
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = self._exchanges[name] = await channel.get_exchange(name, ensure=False)
+        return exchange
+
+    def _publishing_channel(self) -> AbstractRobustChannel:
+        if self._channel is None:
+            raise RuntimeError("Broker.connect() has not been awaited")
+        return self._channel
+
+    async def _wait_ready(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._publishing_channel().ready(), max(timeout, 0.1))
+        except (TimeoutError, *_CONNECTION_ERRORS):
+            await asyncio.sleep(0.2)
+
+    async def is_ready(self) -> bool:
+        """True when the connection and the publishing channel are open."""
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def close(self) -> None:
+        """Close the publishing channel and the connection (pending confirms are awaited first)."""
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+
+def _producer_attributes(message: OutgoingMessage) -> dict[str, str | int]:
+    return {
+        attr.MESSAGING_SYSTEM: attr.SYSTEM_RABBITMQ,
+        attr.MESSAGING_OPERATION_TYPE: "send",
+        attr.MESSAGING_OPERATION_NAME: "publish",
+        attr.MESSAGING_DESTINATION_NAME: message.exchange,
+        attr.RABBITMQ_ROUTING_KEY: message.routing_key,
+        attr.MESSAGING_MESSAGE_ID: message.message_id,
+        attr.MESSAGING_CONVERSATION_ID: message.correlation_id or "",
+        attr.MESSAGING_BODY_SIZE: len(message.body),
+        attr.CLOUDEVENTS_TYPE: message.type,
+    }

@@ -1,0 +1,31 @@
+"""What can go wrong with a message, split by what to do about it: retry, dead-letter, or raise.
+
+Exceptions only. ``PermanentError`` and its kin send a message to its DLQ at once; any other
+exception a handler raises is transient and retried.
+"""
+
+from __future__ import annotations
+
+
+class PermanentError(Exception):
+    """Raise from a handler when retrying cannot help; the message goes straight to its DLQ."""
+
+
+class MalformedMessage(PermanentError):
+    """The body is not a CloudEvents JSON envelope (bad JSON, bad UTF-8, wrong content type)."""
+
+
+class UnexpectedEventType(PermanentError):
+    """The queue's handler table has no entry for this event type."""
+
+
+class SchemaViolation(PermanentError):
+    """The envelope's ``data`` does not satisfy the event's contract."""
+
+
+class PublishError(Exception):
+    """A publish was not confirmed by the broker; the message may not have been stored."""
+
+
+class UnroutableError(PublishError):
+    """The broker returned a ``mandatory`` message: no queue is bound for its routing key."""

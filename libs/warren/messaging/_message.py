@@ -1,0 +1,82 @@
+"""An outgoing message, ready for the wire: built from an event, stored by the outbox, sent as AMQP.
+
+Owns the mapping of DESIGN.md's AMQP properties (message id, type, app id, timestamp, correlation
+id, persistent delivery, CloudEvents content type). It does not talk to the broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika import DeliveryMode
+
+from contracts.envelope import CONTENT_TYPE, encode, wrap
+from contracts.event import Event
+from warren import telemetry
+from warren.messaging._topology import events_exchange
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """Everything needed to publish one message, with no reference to a live connection."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    type: str
+    app_id: str
+    timestamp: datetime
+    correlation_id: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    content_type: str = CONTENT_TYPE
+
+    def to_amqp(self) -> aio_pika.Message:
+        """The persistent AMQP message."""
+        return aio_pika.Message(
+            self.body,
+            headers=self.headers,
+            content_type=self.content_type,
+            delivery_mode=DeliveryMode.PERSISTENT,
+            message_id=self.message_id,
+            type=self.type,
+            app_id=self.app_id,
+            timestamp=self.timestamp,
+            correlation_id=self.correlation_id,
+        )
+
+
+def source_of(service: str) -> str:
+    """The CloudEvents ``source`` of events published by ``service``."""
+    return f"/warren/{service}"
+
+
+def prepare(
+    event: Event,
+    *,
+    service: str,
+    correlation_id: str | None = None,
+    event_id: str | None = None,
+    headers: dict[str, Any] | None = None,
+) -> OutgoingMessage:
+    """Wrap ``event`` in its envelope, addressed to its producer's exchange by its type.
+
+    The current trace context is recorded in the headers, so a message stored now and sent later
+    (the outbox) continues the trace of the code that caused it.
+    """
+    now = datetime.now(UTC)
+    envelope = wrap(event, source=source_of(service), event_id=event_id, time=now)
+    return OutgoingMessage(
+        exchange=events_exchange(event.producer),
+        routing_key=event.type,
+        body=encode(envelope),
+        message_id=envelope.id,
+        type=event.type,
+        app_id=service,
+        timestamp=now,
+        correlation_id=correlation_id or event.subject,
+        headers=telemetry.inject(dict(headers or {})),
+    )
