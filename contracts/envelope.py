@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.event import Event
 
 CONTENT_TYPE = "application/cloudevents+json"
-DATA_CONTENT_TYPE = "application/json"
+DATA_CONTENT_TYPE: Final = "application/json"
 
 
 class EnvelopeError(ValueError):
@@ -62,20 +61,20 @@ def wrap(
 
 def encode(envelope: Envelope) -> bytes:
     """The envelope as compact UTF-8 JSON, absent optional attributes left out."""
-    return orjson.dumps(envelope.model_dump(mode="json", exclude_none=True))
+    return envelope.model_dump_json(exclude_none=True).encode()
 
 
 def decode(body: bytes) -> Envelope:
     """Parse and validate ``body``; raise :class:`EnvelopeError` saying what is wrong."""
     try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise EnvelopeError(f"body is not valid UTF-8 JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise EnvelopeError(f"envelope must be a JSON object, got {type(raw).__name__}")
-    try:
-        return Envelope.model_validate(raw)
+        return Envelope.model_validate_json(body)
     except ValidationError as error:
+        problems = error.errors(include_url=False)
+        if problems and problems[0]["type"] == "json_invalid":
+            raise EnvelopeError(f"body is not valid UTF-8 JSON: {problems[0]['msg']}") from None
+        if problems and problems[0]["type"] == "model_type":
+            got = type(problems[0]["input"]).__name__
+            raise EnvelopeError(f"envelope must be a JSON object, got {got}") from None
         raise EnvelopeError(f"invalid CloudEvents envelope: {_reasons(error)}") from None
 
 

@@ -16,6 +16,7 @@ from warren.messaging._errors import (
     UnroutableError,
 )
 from warren.messaging._message import OutgoingMessage, prepare
+from warren.messaging._relay import OutboxRelay, to_record
 from warren.messaging._topology import Handler, RetryPolicy, WorkQueue
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Delivery",
     "Handler",
     "MalformedMessage",
+    "OutboxRelay",
     "OutgoingMessage",
     "PermanentError",
     "PublishError",
@@ -33,4 +35,5 @@ __all__ = [
     "UnroutableError",
     "WorkQueue",
     "prepare",
+    "to_record",
 ]

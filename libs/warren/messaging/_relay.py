@@ -1,0 +1,144 @@
+"""The outbox relay: publishes what transactions wrote to the outbox, with confirms, in order.
+
+Owns the bridge from ``warren.db``'s outbox to the broker: the mapping between an outgoing
+message and an outbox record, and the loop that claims rows, publishes them and marks them sent.
+It wakes on LISTEN/NOTIFY and polls only as a safety net. Several relays may run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime
+
+import asyncpg
+import structlog
+
+from warren import db
+from warren.messaging._broker import Broker
+from warren.messaging._errors import PublishError
+from warren.messaging._message import OutgoingMessage
+
+log = structlog.get_logger(__name__)
+
+
+def to_record(message: OutgoingMessage, aggregate_id: str) -> db.OutboxRecord:
+    """The outbox record that will publish ``message``, ordered within ``aggregate_id``."""
+    return db.OutboxRecord(
+        id=uuid.UUID(message.message_id),
+        aggregate_id=aggregate_id,
+        exchange=message.exchange,
+        routing_key=message.routing_key,
+        body=message.body,
+        headers=message.headers,
+        properties={
+            "message_id": message.message_id,
+            "type": message.type,
+            "app_id": message.app_id,
+            "timestamp": message.timestamp.isoformat(),
+            "correlation_id": message.correlation_id,
+            "content_type": message.content_type,
+        },
+    )
+
+
+def from_row(row: db.OutboxRecord) -> OutgoingMessage:
+    """The outgoing message an outbox record stands for."""
+    properties = row.properties
+    return OutgoingMessage(
+        exchange=row.exchange,
+        routing_key=row.routing_key,
+        body=row.body,
+        message_id=properties["message_id"],
+        type=properties["type"],
+        app_id=properties["app_id"],
+        timestamp=datetime.fromisoformat(properties["timestamp"]),
+        correlation_id=properties.get("correlation_id"),
+        headers=dict(row.headers),
+        content_type=properties["content_type"],
+    )
+
+
+class OutboxRelay:
+    """Publishes outbox rows of one service database until stopped.
+
+    Each round claims up to ``batch_size`` rows (the earliest unsent per aggregate), publishes
+    them concurrently with pipelined confirms, marks the confirmed ones sent and commits. A row
+    whose publish fails stays unsent and blocks only its own aggregate; the relay backs off and
+    tries again, so an unroutable message is an error that is retried and reported, never a loss.
+    """
+
+    def __init__(
+        self,
+        database: db.Database,
+        broker: Broker,
+        *,
+        batch_size: int = 200,
+        idle_poll: float = 5.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.batch_size = batch_size
+        self.idle_poll = idle_poll
+        self.max_backoff = max_backoff
+        self.published = 0
+        self.failed = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the relay in a background task."""
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.broker.service}")
+
+    async def stop(self) -> None:
+        """Stop after the round in progress (its transaction rolls back if cut short)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        """Relay forever: drain, then sleep until a NOTIFY (or ``idle_poll`` seconds)."""
+        backoff = 0.0
+        async with db.listen(self.database) as wakeups:
+            while True:
+                wakeups.clear()
+                try:
+                    sent, failed = await self.relay_once()
+                except (
+                    OSError,
+                    PublishError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                ) as error:
+                    sent, failed = 0, 1
+                    log.warning("outbox relay round failed", error=repr(error))
+                if failed:
+                    backoff = min(max(backoff * 2, 0.2), self.max_backoff)
+                    await asyncio.sleep(backoff)
+                    continue
+                backoff = 0.0
+                if sent:
+                    continue  # more may be waiting behind the rows just sent
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeups.wait(), self.idle_poll)
+
+    async def relay_once(self) -> tuple[int, int]:
+        """One round: claim, publish, mark sent, commit. Returns (sent, failed) counts."""
+        async with self.database.transaction() as conn:
+            rows = await db.claim(conn, self.batch_size)
+            if not rows:
+                return 0, 0
+            results = await asyncio.gather(
+                *(self.broker.send(from_row(row)) for row in rows), return_exceptions=True
+            )
+            sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.error("outbox publish failed", message_id=str(row.id), error=repr(result))
+            await db.mark_sent(conn, sent)
+        self.published += len(sent)
+        self.failed += len(rows) - len(sent)
+        return len(sent), len(rows) - len(sent)

@@ -1,0 +1,25 @@
+"""Running a Warren service: settings, the service declaration, the unit of work, the lifecycle.
+
+A service's ``main.build()`` returns a ``Service``; ``run(build)`` serves it. Routes take
+``store``/``writer`` dependencies; handlers and commands are ``Step``s run by the ``Writer``.
+"""
+
+from warren.runtime._http import create_app, store, writer
+from warren.runtime._runner import run
+from warren.runtime._runtime import Runtime
+from warren.runtime._service import Service, Step, Subscription
+from warren.runtime._settings import ServiceSettings
+from warren.runtime._unit_of_work import Writer
+
+__all__ = [
+    "Runtime",
+    "Service",
+    "ServiceSettings",
+    "Step",
+    "Subscription",
+    "Writer",
+    "create_app",
+    "run",
+    "store",
+    "writer",
+]

@@ -1,0 +1,77 @@
+"""The HTTP edge every service shares: the FastAPI app, its lifespan, health probes, dependencies.
+
+Owns ``/healthz`` (the process is alive) and ``/readyz`` (broker and database reachable), the
+``store`` and ``writer`` dependencies routes declare, and the app's lifespan that runs the
+``Runtime``. No SQL and no AMQP here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from warren.runtime._runtime import Runtime
+from warren.runtime._service import Service
+from warren.runtime._unit_of_work import Writer
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    """Always 200 while the event loop runs."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz", summary="Readiness: broker and database reachable")
+async def readyz(request: Request) -> JSONResponse:
+    """200 when the broker connection and the database answer, else 503 naming what is down."""
+    checks = await runtime_of(request).readiness()
+    ready = all(checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def runtime_of(request: Request) -> Runtime[Any]:
+    """The runtime serving this request."""
+    runtime: Runtime[Any] = request.app.state.runtime
+    return runtime
+
+
+async def store(request: Request) -> AsyncIterator[Any]:
+    """Dependency: the service's store on a pooled connection, for reads (no transaction)."""
+    runtime = runtime_of(request)
+    async with runtime.database.pool.acquire() as conn:
+        yield runtime.service.store(conn)
+
+
+def writer(request: Request) -> Writer[Any]:
+    """Dependency: the one write path (transaction + outbox) for commands."""
+    return runtime_of(request).writer
+
+
+def create_app(service: Service[Any]) -> FastAPI:
+    """The service's FastAPI app; its lifespan starts and stops the ``Runtime``."""
+    runtime = Runtime(service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=service.title or service.name, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.include_router(health)
+    if service.router is not None:
+        app.include_router(service.router)
+    return app

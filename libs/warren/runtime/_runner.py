@@ -1,0 +1,52 @@
+"""``python -m <service>``: one runner for every service process.
+
+Owns the order: logging and tracing first, then the HTTP server whose lifespan starts the
+runtime; on SIGTERM/SIGINT uvicorn stops accepting, the runtime drains, spans are flushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from warren import telemetry
+from warren.runtime._http import create_app
+from warren.runtime._service import Service
+
+
+def run(build: Callable[[], Service[Any]]) -> None:
+    """Build the service from its composition root and serve it until told to stop."""
+    service = build()
+    settings = service.settings
+    telemetry.configure_logging(
+        service.name, log_format=settings.log_format, level=settings.log_level
+    )
+    tracing = telemetry.configure_tracing(service.name)
+    app = create_app(service)
+    _instrument(app)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=int(settings.drain_timeout),
+        )
+    )
+    try:
+        server.run()
+    finally:
+        tracing.shutdown()
+    if not server.started:
+        raise SystemExit(3)  # startup failed (the log says why)
+
+
+def _instrument(app: Any) -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # untyped upstream

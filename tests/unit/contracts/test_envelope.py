@@ -1,0 +1,143 @@
+"""The CloudEvents envelope: every event survives wrap/encode/decode; bad bodies are refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from contracts.catalogue import REGISTRY
+from contracts.envelope import (
+    CONTENT_TYPE,
+    DATA_CONTENT_TYPE,
+    Envelope,
+    EnvelopeError,
+    decode,
+    encode,
+    wrap,
+)
+from contracts.event import Event
+from contracts.examples import example
+
+EVENTS = list(REGISTRY)
+SENT_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def valid_body(**changes: Any) -> dict[str, Any]:
+    """A valid envelope as a JSON object, with ``changes`` applied (``None`` removes a key)."""
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "5b0c1f4e-0000-4000-8000-000000000001",
+        "source": "/warren/orders",
+        "type": "order.placed.v1",
+        "time": "2026-01-02T03:04:05Z",
+        "datacontenttype": "application/json",
+        "subject": "0b8f9a4e-3c52-4d7e-9a61-2f1c7d5e8b90",
+        "data": {"order_id": "0b8f9a4e-3c52-4d7e-9a61-2f1c7d5e8b90"},
+    }
+    body.update(changes)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def as_bytes(body: object) -> bytes:
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
+def test_every_event_survives_the_round_trip(event_class: type[Event]) -> None:
+    event = example(event_class)
+    envelope = wrap(event, source="/warren/test", event_id="event-1", time=SENT_AT)
+
+    decoded = decode(encode(envelope))
+
+    assert decoded == envelope
+    assert REGISTRY.resolve(decoded.type).model_validate(decoded.data) == event
+
+
+@pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
+def test_the_envelope_carries_the_cloudevents_attributes(event_class: type[Event]) -> None:
+    event = example(event_class)
+
+    body = json.loads(encode(wrap(event, source="/warren/test", event_id="e-1", time=SENT_AT)))
+
+    assert body == {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/warren/test",
+        "type": event_class.type,
+        "time": "2026-01-02T03:04:05Z",
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "subject": event.subject,
+        "data": event.model_dump(mode="json"),
+    }
+
+
+def test_wrap_gives_a_fresh_id_and_an_aware_time_by_default() -> None:
+    event = example(EVENTS[0])
+
+    first, second = wrap(event, source="/warren/test"), wrap(event, source="/warren/test")
+
+    assert first.id != second.id
+    assert first.time.utcoffset() is not None
+
+
+def test_the_structured_mode_content_type_is_cloudevents_json() -> None:
+    assert CONTENT_TYPE == "application/cloudevents+json"
+
+
+def test_extension_attributes_are_kept() -> None:
+    decoded = decode(as_bytes(valid_body(partitionkey="order-1")))
+
+    assert decoded.model_extra == {"partitionkey": "order-1"}
+    assert json.loads(encode(decoded))["partitionkey"] == "order-1"
+
+
+def test_a_valid_body_decodes() -> None:
+    assert isinstance(decode(as_bytes(valid_body())), Envelope)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param(b"not json at all", "not valid UTF-8 JSON", id="not-json"),
+        pytest.param(b"", "not valid UTF-8 JSON", id="empty"),
+        pytest.param(b'{"id": "\xff\xfe"}', "not valid UTF-8", id="invalid-utf8"),
+        pytest.param(b"[]", "must be a JSON object, got list", id="array"),
+        pytest.param(b'"text"', "must be a JSON object, got str", id="string"),
+    ],
+)
+def test_decode_refuses_a_body_that_is_not_a_json_object(body: bytes, problem: str) -> None:
+    with pytest.raises(EnvelopeError, match=problem):
+        decode(body)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        pytest.param({"specversion": None}, "specversion: Field required", id="no-specversion"),
+        pytest.param({"specversion": "0.3"}, "specversion: Input should be '1.0'", id="0.3"),
+        pytest.param({"id": None}, "id: Field required", id="no-id"),
+        pytest.param({"id": ""}, "id: String should have at least 1 character", id="empty-id"),
+        pytest.param({"type": None}, "type: Field required", id="no-type"),
+        pytest.param({"source": None}, "source: Field required", id="no-source"),
+        pytest.param({"time": None}, "time: Field required", id="no-time"),
+        pytest.param({"time": "2026-01-02T03:04:05"}, "time: .*timezone", id="naive-time"),
+        pytest.param({"time": "yesterday"}, "time: Input should be a valid datetime", id="bad"),
+        pytest.param({"data": None}, "data: Field required", id="no-data"),
+        pytest.param(
+            {"data": [1]}, "data: Input should be (a valid dictionary|an object)", id="data-list"
+        ),
+        pytest.param(
+            {"datacontenttype": "text/xml"}, "datacontenttype: Input should be", id="xml-data"
+        ),
+    ],
+)
+def test_decode_names_what_is_wrong_with_the_envelope(
+    changes: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(EnvelopeError, match="invalid CloudEvents envelope") as refused:
+        decode(as_bytes(valid_body(**changes)))
+
+    assert refused.match(problem)
