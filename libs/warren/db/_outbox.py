@@ -1,0 +1,182 @@
+"""The transactional outbox: messages written with the state change that caused them.
+
+Owns the ``warren_outbox`` table and every query on it: append (with a NOTIFY that fires on
+commit), claim (the earliest unsent row per aggregate, ``SKIP LOCKED`` so relays share the work
+without publishing a row twice or out of order), mark sent, lag and retention. It never talks to a
+broker and never interprets a message: headers and properties are opaque JSON for the publisher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from warren.db._connection import Connection, require_transaction
+from warren.db._migration import Migration
+
+CHANNEL = "warren_outbox"
+"""The LISTEN/NOTIFY channel an append notifies when its transaction commits."""
+
+MIGRATION = Migration(
+    name="warren.outbox.0001",
+    sql="""
+CREATE TABLE warren_outbox (
+    seq          bigserial PRIMARY KEY,
+    id           uuid NOT NULL UNIQUE,
+    aggregate_id text NOT NULL,
+    exchange     text NOT NULL,
+    routing_key  text NOT NULL,
+    body         bytea NOT NULL,
+    headers      jsonb NOT NULL DEFAULT '{}',
+    properties   jsonb NOT NULL DEFAULT '{}',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    sent_at      timestamptz
+);
+-- The relay's scan, and its "is an earlier row of this aggregate still unsent?" probe.
+CREATE INDEX warren_outbox_unsent ON warren_outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX warren_outbox_unsent_aggregate ON warren_outbox (aggregate_id, seq)
+    WHERE sent_at IS NULL;
+-- Retention deletes by sent_at, which grows with seq: a BRIN index is tiny and enough.
+CREATE INDEX warren_outbox_sent_at ON warren_outbox USING brin (sent_at);
+""",
+)
+
+# One round trip however many records: the arrays are unnested in order, so seq follows the
+# order of ``records``; the jsonb columns travel as text so no connection codec is assumed.
+_APPEND = """
+WITH appended AS (
+    INSERT INTO warren_outbox
+        (id, aggregate_id, exchange, routing_key, body, headers, properties)
+    SELECT r.id, r.aggregate_id, r.exchange, r.routing_key, r.body,
+           r.headers::jsonb, r.properties::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[],
+                $7::text[])
+        WITH ORDINALITY AS r(id, aggregate_id, exchange, routing_key, body, headers, properties, n)
+    ORDER BY r.n
+    RETURNING 1
+)
+SELECT pg_notify($8, count(*)::text) FROM appended
+"""
+
+_CLAIM = """
+SELECT o.seq, o.id, o.aggregate_id, o.exchange, o.routing_key, o.body,
+       o.headers::text AS headers, o.properties::text AS properties, o.created_at
+FROM warren_outbox AS o
+WHERE o.sent_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM warren_outbox AS earlier
+      WHERE earlier.aggregate_id = o.aggregate_id
+        AND earlier.sent_at IS NULL
+        AND earlier.seq < o.seq
+  )
+ORDER BY o.seq
+LIMIT $1
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A message to publish once the transaction that appends it commits.
+
+    ``id`` is the message id (the event id); ``aggregate_id`` orders messages: those of one
+    aggregate are published in append order. ``headers`` and ``properties`` must be JSON-ready;
+    they are stored as given and handed back to the publisher untouched.
+    """
+
+    id: UUID
+    aggregate_id: str
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow(OutboxRecord):
+    """An appended record as a relay claims it: with its place in the log and its write time."""
+
+    seq: int
+    created_at: datetime
+
+
+async def append(conn: Connection, records: Sequence[OutboxRecord]) -> None:
+    """Append ``records`` in this transaction and wake the relays when it commits.
+
+    Call it on the connection of the transaction that changes the state, so the messages exist
+    exactly when the change does. A rollback discards both the rows and the notification.
+    """
+    if not records:
+        return
+    await conn.execute(
+        _APPEND,
+        [r.id for r in records],
+        [r.aggregate_id for r in records],
+        [r.exchange for r in records],
+        [r.routing_key for r in records],
+        [r.body for r in records],
+        [orjson.dumps(r.headers).decode() for r in records],
+        [orjson.dumps(r.properties).decode() for r in records],
+        CHANNEL,
+    )
+
+
+async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
+    """Lock and return up to ``limit`` rows to publish, oldest first, until the transaction ends.
+
+    Only the earliest unsent row of each aggregate is eligible, and rows locked by another relay
+    are skipped, so concurrent relays never take the same row nor overtake within an aggregate.
+    Publish, ``mark_sent`` and commit in the same transaction; a rollback puts the rows back.
+    """
+    require_transaction(conn, "claim")
+    rows = await conn.fetch(_CLAIM, limit)
+    return [
+        OutboxRow(
+            seq=row["seq"],
+            id=row["id"],
+            aggregate_id=row["aggregate_id"],
+            exchange=row["exchange"],
+            routing_key=row["routing_key"],
+            body=row["body"],
+            headers=orjson.loads(row["headers"]),
+            properties=orjson.loads(row["properties"]),
+            created_at=row["created_at"],
+        )
+        for row in rows
+    ]
+
+
+async def mark_sent(conn: Connection, ids: Sequence[UUID]) -> None:
+    """Record that the messages ``ids`` were published (confirmed by the broker)."""
+    await conn.execute(
+        "UPDATE warren_outbox SET sent_at = now() WHERE id = ANY($1::uuid[]) AND sent_at IS NULL",
+        list(ids),
+    )
+
+
+async def pending(conn: Connection) -> tuple[int, float]:
+    """How many messages wait to be published, and the age in seconds of the oldest (0 if none)."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS waiting,
+               coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 AS age
+        FROM warren_outbox WHERE sent_at IS NULL
+        """
+    )
+    if row is None:  # cannot happen: an aggregate without GROUP BY returns one row
+        return 0, 0.0
+    return int(row["waiting"]), float(row["age"])
+
+
+async def purge_sent(conn: Connection, older_than: timedelta) -> int:
+    """Delete messages published more than ``older_than`` ago; return how many were deleted."""
+    status = await conn.execute(
+        "DELETE FROM warren_outbox WHERE sent_at < now() - $1::interval", older_than
+    )
+    return int(status.split()[-1])

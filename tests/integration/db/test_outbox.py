@@ -1,0 +1,225 @@
+"""The outbox against a real PostgreSQL: append, claim per aggregate, mark sent, lag, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from warren.db import (
+    Database,
+    OutboxRecord,
+    OutboxRow,
+    append,
+    claim,
+    mark_sent,
+    pending,
+    purge_sent,
+)
+
+
+def message(aggregate: str, n: int) -> OutboxRecord:
+    """Message ``n`` of ``aggregate``; its routing key says which, for readable assertions."""
+    return OutboxRecord(
+        id=uuid.uuid4(),
+        aggregate_id=aggregate,
+        exchange="orders.events",
+        routing_key=f"{aggregate}{n}",
+        body=f'{{"n": {n}}}'.encode(),
+    )
+
+
+def keys(rows: list[OutboxRow]) -> list[str]:
+    return [row.routing_key for row in rows]
+
+
+async def append_committed(database: Database, *records: OutboxRecord) -> None:
+    async with database.transaction() as conn:
+        await append(conn, records)
+
+
+async def test_a_claimed_row_carries_what_was_appended(database: Database) -> None:
+    appended = OutboxRecord(
+        id=uuid.uuid4(),
+        aggregate_id="order-1",
+        exchange="orders.events",
+        routing_key="order.placed.v1",
+        body=b"\x00binary\xffbody",
+        headers={"traceparent": "00-abc-def-01", "x-attempts": 0},
+        properties={"message_id": "m-1", "type": "order.placed.v1", "timestamp": 1700000000},
+    )
+    await append_committed(database, appended)
+
+    async with database.transaction() as conn:
+        [row] = await claim(conn, 10)
+
+    assert OutboxRecord(
+        row.id, row.aggregate_id, row.exchange, row.routing_key, row.body, row.headers,
+        row.properties,
+    ) == appended  # fmt: skip
+    assert row.seq > 0
+    assert row.created_at.tzinfo is not None
+
+
+async def test_claim_takes_only_the_earliest_unsent_row_of_each_aggregate(
+    database: Database,
+) -> None:
+    await append_committed(
+        database, message("A", 1), message("B", 1), message("A", 2), message("A", 3)
+    )
+    await append_committed(database, message("B", 2))
+
+    async with database.transaction() as conn:
+        first = await claim(conn, 10)
+        await mark_sent(conn, [row.id for row in first])
+    async with database.transaction() as conn:
+        second = await claim(conn, 10)
+        await mark_sent(conn, [row.id for row in second])
+    async with database.transaction() as conn:
+        third = await claim(conn, 10)
+        await mark_sent(conn, [row.id for row in third])
+    async with database.transaction() as conn:
+        fourth = await claim(conn, 10)
+
+    assert (keys(first), keys(second), keys(third), fourth) == (
+        ["A1", "B1"],
+        ["A2", "B2"],
+        ["A3"],
+        [],
+    )
+
+
+async def test_claim_respects_the_limit(database: Database) -> None:
+    await append_committed(database, *(message(f"agg{i}-", 1) for i in range(5)))
+
+    async with database.transaction() as conn:
+        assert len(await claim(conn, 3)) == 3
+
+
+async def test_a_concurrent_relay_gets_nothing_of_the_aggregates_another_holds(
+    database: Database,
+) -> None:
+    await append_committed(database, *[message("A", n) for n in (1, 2, 3)])
+    await append_committed(database, *[message("B", n) for n in (1, 2)])
+
+    async with database.transaction() as second:
+        async with database.transaction() as first:
+            held = await claim(first, 10)
+            assert keys(held) == ["A1", "B1"]
+            # A1 and B1 are locked, and A2 and B2 must wait for them: nothing is left.
+            assert await claim(second, 10) == []
+            await mark_sent(first, [row.id for row in held])
+        # The first relay committed A1 and B1 as sent: their successors are next.
+        assert keys(await claim(second, 10)) == ["A2", "B2"]
+
+
+async def test_a_concurrent_relay_takes_other_aggregates_meanwhile(database: Database) -> None:
+    await append_committed(database, *[message("A", n) for n in (1, 2, 3)])
+    await append_committed(database, *[message("B", n) for n in (1, 2)])
+
+    async with database.transaction() as second:
+        async with database.transaction() as first:
+            held = await claim(first, 1)
+            assert keys(held) == ["A1"]
+            # A1 is locked by the first relay and A2 waits for it: B1 is the only row left.
+            assert keys(await claim(second, 10)) == ["B1"]
+            await mark_sent(first, [row.id for row in held])
+        async with database.transaction() as third:
+            # A1 is sent, so A2 is free; B1 is still held, so B2 still waits.
+            assert keys(await claim(third, 10)) == ["A2"]
+
+
+async def test_a_rolled_back_claim_returns_the_rows(database: Database) -> None:
+    await append_committed(database, message("A", 1))
+
+    async def failing_relay() -> None:
+        async with database.transaction() as conn:
+            assert keys(await claim(conn, 10)) == ["A1"]
+            raise ConnectionError("the broker went away before confirming")
+
+    with pytest.raises(ConnectionError):
+        await failing_relay()
+
+    async with database.transaction() as conn:
+        assert keys(await claim(conn, 10)) == ["A1"]
+
+
+async def test_racing_relays_publish_every_row_once_and_in_aggregate_order(
+    database: Database,
+) -> None:
+    aggregates, per_aggregate = 6, 15
+    for n in range(1, per_aggregate + 1):
+        await append_committed(database, *(message(f"agg{a}-", n) for a in range(aggregates)))
+    published: list[OutboxRow] = []
+
+    async def relay() -> None:
+        while True:
+            async with database.transaction() as conn:
+                rows = await claim(conn, 4)
+                published.extend(rows)  # "publish" in claim order
+                await asyncio.sleep(0)  # let the other relays interleave
+                await mark_sent(conn, [row.id for row in rows])
+            if not rows:
+                async with database.pool.acquire() as conn:
+                    waiting, _ = await pending(conn)
+                if not waiting:
+                    return
+
+    await asyncio.wait_for(asyncio.gather(*(relay() for _ in range(4))), timeout=60)
+
+    assert len(published) == aggregates * per_aggregate
+    assert len({row.id for row in published}) == len(published)
+    for a in range(aggregates):
+        seqs = [row.seq for row in published if row.aggregate_id == f"agg{a}-"]
+        assert seqs == sorted(seqs)
+
+
+async def test_claim_refuses_to_run_outside_a_transaction(database: Database) -> None:
+    async with database.pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="transaction"):
+            await claim(conn, 10)
+
+
+async def test_appending_nothing_is_allowed(database: Database) -> None:
+    await append_committed(database)
+
+    async with database.pool.acquire() as conn:
+        assert await pending(conn) == (0, 0.0)
+
+
+async def test_pending_counts_unsent_rows_and_ages_the_oldest(database: Database) -> None:
+    sent, old, fresh = message("A", 1), message("B", 1), message("C", 1)
+    await append_committed(database, sent, old, fresh)
+    async with database.transaction() as conn:
+        await mark_sent(conn, [sent.id])
+        await conn.execute(
+            "UPDATE warren_outbox SET created_at = created_at - interval '90 seconds' "
+            "WHERE id = $1 OR id = $2",
+            sent.id,
+            old.id,
+        )
+
+    async with database.pool.acquire() as conn:
+        waiting, age = await pending(conn)
+
+    assert waiting == 2
+    assert 90 <= age < 120
+
+
+async def test_purge_sent_deletes_only_rows_sent_long_ago(database: Database) -> None:
+    long_ago, recently, unsent = message("A", 1), message("B", 1), message("C", 1)
+    await append_committed(database, long_ago, recently, unsent)
+    async with database.transaction() as conn:
+        await mark_sent(conn, [long_ago.id, recently.id])
+        await conn.execute(
+            "UPDATE warren_outbox SET sent_at = now() - interval '3 days' WHERE id = $1",
+            long_ago.id,
+        )
+
+    async with database.transaction() as conn:
+        assert await purge_sent(conn, timedelta(days=2)) == 1
+        left = await conn.fetch("SELECT id FROM warren_outbox ORDER BY seq")
+
+    assert [row["id"] for row in left] == [recently.id, unsent.id]
