@@ -10,11 +10,14 @@ PY := .venv/bin/python
 PYTEST := $(PY) -m pytest
 
 # Where the suite and the tests find the broker and the database (override to point elsewhere).
-export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+# `make run` uses the vhost `warren`; the tests make (and delete) a fresh vhost of their own.
+AMQP_SERVER ?= amqp://guest:guest@127.0.0.1:5672
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export RABBITMQ_MANAGEMENT_URL ?= http://127.0.0.1:15672
+# The reference suite, consumers first: every queue exists before the first order is placed.
+SUITE := notifications payments inventory orders
 
-.PHONY: help install services test unit integration e2e chaos lint fmt schemas run demo bench clean
+.PHONY: help install services test unit integration e2e lint fmt schemas run demo clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,20 +35,26 @@ install: .venv/.synced  ## create .venv from the lock file
 services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones if stopped)
 	infra/local/ensure-services
 
+# Tests refuse to skip for want of servers under `make test`: a missing server is a failure.
+TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1
+
 test: install lint  ## lint, then every test layer (needs RabbitMQ + PostgreSQL)
-	$(PYTEST) tests
+	$(TEST_ENV) $(PYTEST) tests
+
+run: install services  ## start the whole suite locally (Ctrl-C stops it)
+	AMQP_URL=$(AMQP_SERVER)/warren .venv/bin/warren run $(SUITE)
+
+demo: install  ## with `make run` going: place one order of each outcome and show how each ended
+	$(PY) -m orders.demo
 
 unit: install  ## unit tests only (no servers)
 	$(PYTEST) tests/unit
 
 integration: install  ## integration tests (real RabbitMQ + PostgreSQL)
-	$(PYTEST) tests/integration
+	$(TEST_ENV) $(PYTEST) tests/integration
 
 e2e: install  ## the whole saga over HTTP and AMQP
-	$(PYTEST) tests/e2e
-
-chaos: install  ## fault injection
-	$(PYTEST) tests/chaos
+	$(TEST_ENV) $(PYTEST) tests/e2e
 
 lint: install  ## ruff, mypy (strict for contracts and libs), import-linter
 	$(PY) -m ruff check .

@@ -10,3 +10,8 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def main() -> None:
+    """Warren: event-driven services on RabbitMQ — run, inspect and operate them."""

@@ -9,14 +9,17 @@ from warren.runtime._runner import run
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service, Step, Subscription
 from warren.runtime._settings import ServiceSettings
+from warren.runtime._suite import ServiceProcess, Suite
 from warren.runtime._unit_of_work import Writer
 
 __all__ = [
     "Runtime",
     "Service",
+    "ServiceProcess",
     "ServiceSettings",
     "Step",
     "Subscription",
+    "Suite",
     "Writer",
     "create_app",
     "run",

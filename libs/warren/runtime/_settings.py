@@ -26,6 +26,7 @@ class ServiceSettings(BaseSettings):
     rabbitmq_management_url: str = ""
     database_url: str = "postgresql://postgres@localhost:5432"
     database_name: str = ""
+    database_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     prefetch: int = Field(default=32, ge=1, le=65535)
@@ -49,8 +50,8 @@ class ServiceSettings(BaseSettings):
 
     @property
     def database(self) -> str:
-        """The name of this service's database (``DATABASE_NAME``, default: the service name)."""
-        return self.database_name or self.service
+        """This service's database: ``DATABASE_NAME``, else ``DATABASE_PREFIX`` + service name."""
+        return self.database_name or f"{self.database_prefix}{self.service}"
 
     @property
     def vhost(self) -> str:

@@ -7,12 +7,15 @@ PostgreSQL. Nothing here mocks a broker or a database.
 from warren.testing._database import fresh_database
 from warren.testing._faults import close_connections
 from warren.testing._servers import Servers, ServersUnavailable, discover_servers
+from warren.testing._tap import EventTap, Tapped
 from warren.testing._vhost import fresh_vhost, vhost_url
 from warren.testing._wait import wait_until
 
 __all__ = [
+    "EventTap",
     "Servers",
     "ServersUnavailable",
+    "Tapped",
     "close_connections",
     "discover_servers",
     "fresh_database",

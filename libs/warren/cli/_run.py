@@ -1,0 +1,73 @@
+"""``warren run``: the whole suite as local processes against AMQP_URL and DATABASE_URL.
+
+Owns the terminal experience of ``make run``: start in order, print the URLs, forward logs, stop
+everything cleanly on Ctrl-C or SIGTERM (or when one service dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warren.cli._app import app
+from warren.runtime import Suite
+
+console = Console(stderr=True)
+
+
+@app.command()
+def run(
+    services: Annotated[
+        list[str],
+        typer.Argument(help="service modules, consumers first (the publisher of HTTP orders last)"),
+    ],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each /readyz")] = 60.0,
+) -> None:
+    """Start SERVICES as processes, wait until each is ready, print their URLs; Ctrl-C stops.
+
+    Example: [bold]warren run notifications payments inventory orders[/bold]
+    """
+    code = asyncio.run(_run(services, timeout))
+    raise typer.Exit(code)
+
+
+async def _run(modules: list[str], timeout: float) -> int:
+    suite = Suite(modules, output=sys.stdout)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        with console.status("starting services…"):
+            await suite.start(timeout)
+    except (RuntimeError, TimeoutError) as error:
+        console.print(f"[red]could not start the suite:[/red] {error}")
+        await suite.stop()
+        return 1
+    _print_urls(suite)
+    exits = [asyncio.create_task(s.process.wait()) for s in suite.services.values() if s.process]
+    waiting = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiting, *exits], return_when=asyncio.FIRST_COMPLETED)
+    died = waiting not in done
+    console.print("[yellow]a service exited; stopping the suite[/yellow]" if died else "stopping…")
+    await suite.stop()
+    for task in (waiting, *exits):
+        task.cancel()
+    console.print("all services stopped")
+    return 1 if died else 0
+
+
+def _print_urls(suite: Suite) -> None:
+    table = Table(title="Warren is running — Ctrl-C stops it")
+    table.add_column("service")
+    table.add_column("API")
+    table.add_column("docs")
+    for service in suite.services.values():
+        table.add_row(service.name, service.url, f"{service.url}/docs")
+    console.print(table)

@@ -1,0 +1,153 @@
+"""The whole suite as real processes on a fresh vhost and fresh databases, and a shop client.
+
+The e2e tests read like the saga: place an order, wait (bounded) for how it ends, look at what each
+service recorded. The client hides HTTP; the tap sees every event on the wire.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from warren.runtime import Suite
+from warren.testing import EventTap, Servers, fresh_vhost, wait_until
+
+# Consumers first, the HTTP entry point last: every queue exists before the first order.
+SERVICES = ("notifications", "payments", "inventory", "orders")
+PORTS = {"orders": 18001, "inventory": 18002, "payments": 18003, "notifications": 18004}
+EXCHANGES = ("orders.events", "inventory.events", "payments.events")
+TERMINAL = {"confirmed", "cancelled"}
+
+
+class Shop:
+    """A customer's and an operator's view of the running suite, over HTTP."""
+
+    def __init__(self, suite: Suite, prefix: str, server_url: str) -> None:
+        self.suite = suite
+        self.prefix = prefix
+        self.server_url = server_url
+        self.http = {
+            name: httpx.AsyncClient(base_url=s.url, timeout=10)
+            for name, s in suite.services.items()
+        }
+
+    async def place_order(self, customer: str, lines: list[dict[str, Any]], **kw: Any) -> str:
+        """POST /orders; the new order's id."""
+        body = {"customer_id": customer, "currency": "EUR", "lines": lines, **kw}
+        response = await self.http["orders"].post("/orders", json=body)
+        assert response.status_code == 202, response.text
+        return str(response.json()["order_id"])
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        """GET /orders/{id}."""
+        response = await self.http["orders"].get(f"/orders/{order_id}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def outcome(self, order_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        """The order once it reached a terminal state (at most ``timeout`` s)."""
+
+        async def terminal() -> dict[str, Any] | None:
+            order = await self.order(order_id)
+            return order if order["status"] in TERMINAL else None
+
+        found: dict[str, Any] = await wait_until(
+            terminal, timeout=timeout, interval=0.1, what=f"order {order_id} terminal"
+        )
+        return found
+
+    async def stock(self, sku: str) -> dict[str, Any]:
+        """GET /stock/{sku}."""
+        response = await self.http["inventory"].get(f"/stock/{sku}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def set_stock(self, sku: str, available: int) -> None:
+        """PUT /stock/{sku}."""
+        response = await self.http["inventory"].put(f"/stock/{sku}", json={"available": available})
+        response.raise_for_status()
+
+    async def payment(self, order_id: str) -> dict[str, Any] | None:
+        """GET /payments/{order_id}, None on 404."""
+        response = await self.http["payments"].get(f"/payments/{order_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def notifications(self, order_id: str) -> list[dict[str, Any]]:
+        """GET /notifications?order_id=..."""
+        response = await self.http["notifications"].get(
+            "/notifications", params={"order_id": order_id}
+        )
+        response.raise_for_status()
+        return list(response.json())
+
+    async def sql(self, service: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        """Run ``query`` on ``service``'s own database (to check what HTTP does not show)."""
+        url = self.server_url.rsplit("/", 1)[0] + f"/{self.prefix}{service}"
+        conn = await asyncpg.connect(url)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def close(self) -> None:
+        for client in self.http.values():
+            await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def suite_vhost(servers: Servers) -> AsyncIterator[str]:
+    async with fresh_vhost(servers.amqp_url, servers.management_url, prefix="warren-e2e") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIterator[Shop]:
+    """The four services running as processes for the whole e2e session."""
+    prefix = f"warren_e2e_{uuid.uuid4().hex[:8]}_"
+    env = {
+        "AMQP_URL": suite_vhost,
+        "DATABASE_URL": servers.database_url,
+        "DATABASE_PREFIX": prefix,
+        "RABBITMQ_MANAGEMENT_URL": servers.management_url,
+        "ENVIRONMENT": "test",
+        "LOG_FORMAT": "json",
+        "RETRY_DELAYS": "[0.1, 0.2, 0.4, 0.8, 1, 1, 1, 1]",
+        "DRAIN_TIMEOUT": "5",
+    }
+    logs = tmp_path_factory.mktemp("suite-logs")
+    suite = Suite(SERVICES, env=env, ports=PORTS, log_dir=logs)
+    try:
+        await suite.start(timeout=60)
+        client = Shop(suite, prefix, servers.database_url)
+        yield client
+        await client.close()
+    finally:
+        await suite.stop()
+        await _drop_databases(servers.database_url, prefix)
+
+
+@pytest.fixture
+async def tap(suite_vhost: str, shop: Shop) -> AsyncIterator[EventTap]:
+    """Every event published during one test."""
+    async with EventTap(suite_vhost, EXCHANGES) as events:
+        yield events
+
+
+async def _drop_databases(server_url: str, prefix: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+        for row in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
