@@ -1,1 +1,1 @@
-"""x"""
+"""The notifications service: tells each customer, once, how their order ended."""

@@ -1,1 +1,1 @@
-"""x"""
+"""The payments service: charges each order whose stock is reserved, at most once."""

@@ -1,0 +1,128 @@
+"""The payments service as it runs: stock.reserved in through its queue, payment.* out, over HTTP.
+
+Real RabbitMQ (a fresh vhost) and PostgreSQL (a fresh database); the provider fails a third of its
+calls, so every order only gets through by the runtime's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aio_pika
+import httpx
+import pytest
+
+from payments.main import Settings, build
+from warren.db import Database
+from warren.messaging import Broker
+from warren.runtime import create_app
+from warren.testing import EventTap, wait_until
+
+CAPTURED = "payment.captured.v1"
+DECLINED = "payment.declined.v1"
+
+
+@dataclass
+class Running:
+    """The started service, a client for its HTTP API, the inventory's side of the broker."""
+
+    http: httpx.AsyncClient
+    database: Database
+    inventory: Broker
+    tap: EventTap
+    amqp_url: str
+
+
+@pytest.fixture
+async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
+    settings = Settings(
+        environment="test",
+        amqp_url=vhost_url,
+        database_url=database_url,
+        database_name=urlsplit(database_url).path[1:],
+        retry_delays=(0.05,) * 15,  # 16 attempts at 30% failure: all fail once in 10^8
+        payment_failure_rate=0.3,
+        payment_limits={"carol": 1000},
+    )
+    app = create_app(build(settings))
+    runtime: Any = app.state.runtime
+    await runtime.start()
+    inventory = Broker(vhost_url, "inventory")
+    await inventory.connect()
+    try:
+        async with (
+            EventTap(vhost_url, ["payments.events"]) as tap,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://payments"
+            ) as http,
+        ):
+            yield Running(http, runtime.database, inventory, tap, vhost_url)
+    finally:
+        await inventory.close()
+        await runtime.stop()
+
+
+async def test_every_order_is_charged_exactly_once_through_a_flaky_provider(
+    running: Running, reserved
+) -> None:
+    events = [reserved(amount=2999) for _ in range(20)]
+    ids = [await running.inventory.publish(event) for event in events]
+    ids.append(await running.inventory.publish(events[0]))  # re-published: a new message id
+
+    for event in events:
+        await running.tap.wait_for(CAPTURED, subject=str(event.order_id), timeout=30)
+    await wait_until(lambda: handled(running.database, ids), timeout=30, what="all 21 handled")
+
+    queued = await running.database.pool.fetchval(
+        "SELECT count(*) FROM warren_outbox WHERE routing_key = $1", CAPTURED
+    )
+    assert queued == 20  # the re-published event captured nothing more
+    assert await dead_lettered(running.amqp_url) == 0  # unavailability is retried, never dropped
+
+
+async def test_a_payment_is_readable_over_http_once_settled(running: Running, reserved) -> None:
+    captured, declined = reserved(amount=900), reserved(amount=2999, customer_id="carol")
+    await asyncio.gather(running.inventory.publish(captured), running.inventory.publish(declined))
+    await running.tap.wait_for(CAPTURED, subject=str(captured.order_id), timeout=30)
+    await running.tap.wait_for(DECLINED, subject=str(declined.order_id), timeout=30)
+
+    ok = (await running.http.get(f"/payments/{captured.order_id}")).json()
+    refused = (await running.http.get(f"/payments/{declined.order_id}")).json()
+    missing = await running.http.get(f"/payments/{uuid.uuid4()}")
+
+    assert (ok["status"], ok["amount"], ok["currency"], ok["reason"]) == (
+        "captured",
+        900,
+        "EUR",
+        None,
+    )
+    assert uuid.UUID(ok["payment_id"])
+    assert (refused["status"], refused["amount"], refused["payment_id"]) == (
+        "declined",
+        2999,
+        None,
+    )
+    assert "limit of 1000" in refused["reason"]
+    assert missing.status_code == 404
+
+
+async def handled(database: Database, message_ids: list[str]) -> bool:
+    count = await database.pool.fetchval(
+        "SELECT count(*) FROM warren_inbox WHERE consumer = 'payments.charges'"
+        " AND message_id = ANY($1::text[])",
+        message_ids,
+    )
+    return bool(count == len(message_ids))
+
+
+async def dead_lettered(amqp_url: str) -> int:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue("payments.charges.dlq", passive=True)
+        return queue.declaration_result.message_count or 0

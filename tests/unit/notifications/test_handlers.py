@@ -1,0 +1,21 @@
+"""The notifications routing table: which terminal event leads to which message."""
+
+from __future__ import annotations
+
+from contracts.orders import OrderCancelled, OrderConfirmed
+from notifications.handlers import HANDLERS, notify_cancellation, notify_confirmation
+from notifications.main import Settings, build
+
+
+def test_each_terminal_event_has_its_notifying_handler() -> None:
+    expected = {OrderConfirmed: notify_confirmation, OrderCancelled: notify_cancellation}
+    assert expected == HANDLERS
+
+
+def test_build_declares_the_outbound_queue_on_port_8004() -> None:
+    service = build(Settings())
+    [subscription] = service.subscriptions
+    assert subscription.purpose == "outbound"
+    assert subscription.handlers == HANDLERS
+    assert (service.name, service.settings.http_port) == ("notifications", 8004)
+    assert [m.name for m in service.migrations] == ["0001_notifications"]

@@ -1,0 +1,80 @@
+"""The payment decision: what to charge for reserved stock and what the provider's answer means."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from contracts.examples import example
+from contracts.money import Money
+from contracts.payments import PaymentCaptured, PaymentDeclined
+from contracts.stock import StockReserved
+from payments import domain
+
+AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def reserved(order_id: uuid.UUID | None = None) -> StockReserved:
+    event = example(StockReserved, order_id or uuid.uuid4())
+    assert isinstance(event, StockReserved)
+    return event
+
+
+def test_the_charge_is_the_full_reserved_amount_of_that_customer() -> None:
+    event = reserved()
+    charge = domain.charge_for(event)
+    assert charge == domain.Charge(event.order_id, event.customer_id, event.amount)
+
+
+def test_an_approved_charge_is_a_captured_payment_and_payment_captured() -> None:
+    charge = domain.charge_for(reserved())
+    payment_id = uuid.uuid4()
+    payment, events = domain.settle(charge, domain.Approved(payment_id), AT)
+    assert payment == domain.Payment(
+        order_id=charge.order_id,
+        customer_id=charge.customer_id,
+        amount=charge.amount,
+        status=domain.Status.CAPTURED,
+        payment_id=payment_id,
+        reason=None,
+        at=AT,
+    )
+    assert events == [
+        PaymentCaptured(
+            order_id=charge.order_id,
+            payment_id=payment_id,
+            customer_id=charge.customer_id,
+            amount=charge.amount,
+            captured_at=AT,
+        )
+    ]
+
+
+def test_a_refused_charge_is_a_declined_payment_and_payment_declined() -> None:
+    charge = domain.charge_for(reserved())
+    payment, events = domain.settle(charge, domain.Refused("above the limit"), AT)
+    assert payment.status is domain.Status.DECLINED
+    assert payment.payment_id is None
+    assert payment.reason == "above the limit"
+    assert payment.amount == charge.amount
+    assert events == [
+        PaymentDeclined(
+            order_id=charge.order_id,
+            customer_id=charge.customer_id,
+            amount=charge.amount,
+            reason="above the limit",
+            declined_at=AT,
+        )
+    ]
+
+
+def test_a_decline_reason_always_fits_the_contract() -> None:
+    charge = domain.Charge(uuid.uuid4(), "bob", Money(amount=1, currency="EUR"))
+    blank, [blank_event] = domain.settle(charge, domain.Refused("  "), AT)
+    long, [long_event] = domain.settle(charge, domain.Refused("x" * 900), AT)
+    assert blank.reason == "declined by the provider"
+    assert isinstance(blank_event, PaymentDeclined)
+    assert blank_event.reason == blank.reason
+    assert long.reason == "x" * 500
+    assert isinstance(long_event, PaymentDeclined)
+    assert long_event.reason == long.reason
