@@ -72,21 +72,18 @@ async def place_order(
     body: PlaceOrderRequest,
     response: Response,
     writer: Writer,
-    store: Store,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
     """Place an order; answers 202 at once, the saga decides its fate.
 
-    With an ``Idempotency-Key`` header, repeating the request returns the same order instead of
-    placing a second one.
+    With an ``Idempotency-Key`` header, repeating the request replays the first answer (the same
+    order id and Location) instead of placing a second order.
     """
     order_id = (
         uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{body.customer_id}\x00{idempotency_key}")
         if idempotency_key
         else uuid.uuid4()
     )
-    if idempotency_key and (existing := await store.get(order_id)) is not None:
-        return _accepted(existing.id, existing.status, response)
     command = domain.PlaceOrder(
         order_id=order_id,
         customer_id=body.customer_id,
@@ -123,11 +120,12 @@ async def list_orders(
 async def _place(command: domain.PlaceOrder, store: OrderStore) -> list[Event]:
     order, events = domain.place(command)
     if not await store.add(order):
-        return []  # the same Idempotency-Key raced in twice: the first one won
+        return []  # the same Idempotency-Key again: the first request placed it
     return events
 
 
 def _accepted(order_id: uuid.UUID, state: domain.Status, response: Response) -> Accepted:
+    # The request holds no pooled connection of its own: only the writer's transaction does.
     location = f"/orders/{order_id}"
     response.headers["Location"] = location
     return Accepted(order_id=order_id, status=state, location=location)

@@ -43,7 +43,11 @@ async def test_a_duplicate_delivery_changes_state_once(shop, tap: EventTap, suit
     assert (await shop.outcome(sentinel))["status"] == "confirmed"
     stock_before -= 1
     assert (await shop.stock("TEA-GREEN"))["available"] == stock_before
-    assert tap.types_about(order_id).count("stock.reserved.v1") == 1
+    # The tap sees the two re-sent copies too; the services must have added nothing of their own.
+    reserved_ids = {
+        t.envelope.id for t in tap.about(order_id) if t.envelope.type == reserved.envelope.type
+    }
+    assert reserved_ids == {reserved.envelope.id}
     assert tap.types_about(order_id).count("payment.captured.v1") == 1
     inbox = await shop.sql(
         "inventory",
@@ -54,8 +58,9 @@ async def test_a_duplicate_delivery_changes_state_once(shop, tap: EventTap, suit
 
 
 async def test_an_event_committed_but_not_published_is_published_after_a_crash(
-    shop, tap: EventTap, suite_vhost
+    shop, suite_vhost
 ) -> None:
+    # No tap here: with order.placed unbound from inventory, nothing may route it anywhere.
     connection = await aio_pika.connect(suite_vhost)
     async with connection:
         channel = await connection.channel()
@@ -74,7 +79,10 @@ async def test_an_event_committed_but_not_published_is_published_after_a_crash(
     await shop.suite.start_one("orders")
 
     assert (await shop.outcome(order_id, timeout=60))["status"] == "confirmed"
-    assert tap.types_about(order_id).count("order.placed.v1") == 1
+    reservations = await shop.sql(
+        "inventory", "SELECT status FROM reservations WHERE order_id = $1", uuid.UUID(order_id)
+    )
+    assert [r["status"] for r in reservations] == ["held"]
 
 
 async def test_transient_provider_failures_end_every_order_through_retries(

@@ -44,11 +44,17 @@ def runtime_of(request: Request) -> Runtime[Any]:
     return runtime
 
 
-async def store(request: Request) -> AsyncIterator[Any]:
-    """Dependency: the service's store on a pooled connection, for reads (no transaction)."""
+def store(request: Request) -> Any:
+    """Dependency: the service's store for reads, over the pool itself (no transaction).
+
+    Each query borrows a connection only while it runs, so a request that reads and also writes
+    through the ``writer`` never holds two connections at once: no pool starvation under load.
+    """
     runtime = runtime_of(request)
-    async with runtime.database.pool.acquire() as conn:
-        yield runtime.service.store(conn)
+    pool: Any = (
+        runtime.database.pool
+    )  # asyncpg.Pool answers fetch/fetchrow/execute like a connection
+    return runtime.service.store(pool)
 
 
 def writer(request: Request) -> Writer[Any]:
