@@ -46,7 +46,9 @@ async def main() -> int:
             *(place_and_follow(http, customer, lines) for _, customer, lines in SCENARIOS)
         )
     for (name, _, _), order in zip(SCENARIOS, outcomes, strict=True):
-        last = order["history"][-1]["note"] if order.get("history") else ""
+        last = next(
+            (h["note"] for h in order.get("history", []) if h["status"] == order["status"]), ""
+        )
         print(f"{name:<18} order {order['order_id']}  ->  {order['status']:<10} {last}")
         if order.get("trace_id"):
             print(f"{'':<18} trace: http://localhost:16686/trace/{order['trace_id']}")

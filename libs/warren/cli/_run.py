@@ -7,6 +7,7 @@ everything cleanly on Ctrl-C or SIGTERM (or when one service dies).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from typing import Annotated
@@ -38,7 +39,11 @@ def run(
 
 
 async def _run(modules: list[str], timeout: float) -> int:
-    suite = Suite(modules, output=sys.stdout)
+    # Children write to a pipe, not a terminal: ask for readable lines when we are on one.
+    env = (
+        {"LOG_FORMAT": "console"} if sys.stdout.isatty() and "LOG_FORMAT" not in os.environ else {}
+    )
+    suite = Suite(modules, env=env, output=sys.stdout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
