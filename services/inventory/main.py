@@ -14,6 +14,7 @@ from pydantic import Field
 
 from contracts.event import Event
 from contracts.money import Sku
+from contracts.stock import StockRejected, StockReleased, StockReserved
 from inventory import api, domain
 from inventory.handlers import HANDLERS
 from inventory.store import StockStore
@@ -45,6 +46,7 @@ def build(settings: Settings | None = None) -> Service[StockStore]:
     return Service(
         settings=settings,
         store=StockStore,
+        publishes=[StockReserved, StockRejected, StockReleased],
         migrations=migrations_in(MIGRATIONS),
         subscriptions=[Subscription("reservations", HANDLERS)],
         router=api.router,

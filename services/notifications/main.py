@@ -25,6 +25,7 @@ def build(settings: Settings | None = None) -> Service[NotificationStore]:
     return Service(
         settings=settings or Settings(),
         store=NotificationStore,
+        publishes=[],
         migrations=migrations_in(MIGRATIONS),
         subscriptions=[Subscription("outbound", HANDLERS)],
         router=api.router,

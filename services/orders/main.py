@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
 from orders import api
 from orders.handlers import HANDLERS
 from orders.store import OrderStore
@@ -25,6 +26,7 @@ def build(settings: Settings | None = None) -> Service[OrderStore]:
     return Service(
         settings=settings or Settings(),
         store=OrderStore,
+        publishes=[OrderPlaced, OrderConfirmed, OrderCancelled],
         migrations=migrations_in(MIGRATIONS),
         subscriptions=[Subscription("saga", HANDLERS)],
         router=api.router,

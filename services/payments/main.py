@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from contracts.money import MinorUnits
+from contracts.payments import PaymentCaptured, PaymentDeclined
 from payments import api
 from payments.handlers import handlers
 from payments.provider import DEFAULT_LIMIT, SimulatedProvider
@@ -42,6 +43,7 @@ def build(settings: Settings | None = None) -> Service[PaymentStore]:
     return Service(
         settings=settings,
         store=PaymentStore,
+        publishes=[PaymentCaptured, PaymentDeclined],
         migrations=migrations_in(MIGRATIONS),
         subscriptions=[Subscription("charges", handlers(provider))],
         router=api.router,

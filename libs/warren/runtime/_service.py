@@ -44,6 +44,7 @@ class Service(Generic[S]):
 
     settings: ServiceSettings
     store: Callable[[Connection], S]
+    publishes: Sequence[type[Event]] = ()
     migrations: Sequence[Migration] = ()
     subscriptions: Sequence[Subscription[S]] = ()
     router: APIRouter | None = None

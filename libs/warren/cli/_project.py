@@ -1,0 +1,56 @@
+"""Which suite the CLI works on: ``[tool.warren]`` in the nearest pyproject.toml, or env vars.
+
+Owns loading the service modules and the event catalogue by name (``WARREN_SERVICES``,
+``WARREN_CATALOGUE`` override the file). The platform never imports a suite's modules statically;
+this is the one place it loads them, at run time, because the user asked for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from contracts.registry import Registry
+from warren.runtime import Service
+
+
+@dataclass(frozen=True)
+class Project:
+    """The suite's service modules (consumers first) and its catalogue (``module:attribute``)."""
+
+    services: tuple[str, ...]
+    catalogue: str
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The event catalogue."""
+        module, _, attribute = self.catalogue.partition(":")
+        registry = getattr(importlib.import_module(module), attribute or "REGISTRY")
+        if not isinstance(registry, Registry):
+            raise TypeError(f"{self.catalogue} is not a contracts.registry.Registry")
+        return registry
+
+    def build(self) -> list[Service[Any]]:
+        """Every service, built from its ``main.build()`` with the current environment."""
+        return [importlib.import_module(f"{name}.main").build() for name in self.services]
+
+
+def load_project(start: Path | None = None) -> Project:
+    """The project of the nearest pyproject.toml with ``[tool.warren]``, env taking precedence."""
+    config: dict[str, Any] = {}
+    for folder in [start or Path.cwd(), *(start or Path.cwd()).parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            config = tomllib.loads(candidate.read_text()).get("tool", {}).get("warren", {})
+            if config:
+                break
+    services = os.environ.get("WARREN_SERVICES")
+    return Project(
+        services=tuple(services.split(",")) if services else tuple(config.get("services", ())),
+        catalogue=os.environ.get("WARREN_CATALOGUE") or config.get("catalogue", ""),
+    )
