@@ -3,7 +3,8 @@
 The top layer: it may import everything in ``warren``; nothing imports it.
 """
 
-from warren.cli import _run  # noqa: F401 - registers the command on the app
+# Importing a command module registers its commands on the app.
+from warren.cli import _run, _topology  # noqa: F401
 from warren.cli._app import app
 
 __all__ = ["app"]

@@ -6,12 +6,21 @@ handlers raise ``PermanentError`` to dead-letter, anything else to retry.
 
 from warren.messaging._broker import Broker
 from warren.messaging._consumer import Consumer
+from warren.messaging._definitions import (
+    Permission,
+    ServiceTopology,
+    definitions,
+    password_hash,
+    permission,
+    user_name,
+)
 from warren.messaging._delivery import Delivery
 from warren.messaging._errors import (
     MalformedMessage,
     PermanentError,
     PublishError,
     SchemaViolation,
+    TopologyError,
     UnexpectedEventType,
     UnroutableError,
 )
@@ -28,12 +37,19 @@ __all__ = [
     "OutboxRelay",
     "OutgoingMessage",
     "PermanentError",
+    "Permission",
     "PublishError",
     "RetryPolicy",
     "SchemaViolation",
+    "ServiceTopology",
+    "TopologyError",
     "UnexpectedEventType",
     "UnroutableError",
     "WorkQueue",
+    "definitions",
+    "password_hash",
+    "permission",
     "prepare",
     "to_record",
+    "user_name",
 ]

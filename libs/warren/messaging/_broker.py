@@ -8,20 +8,28 @@ Owns the AMQP connection (named after the service), the publishing channel (publ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
-from aiormq.exceptions import AMQPConnectionError, ChannelInvalidStateError, DeliveryError
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, ExchangeType
+from aiormq.exceptions import (
+    AMQPConnectionError,
+    AMQPError,
+    ChannelAccessRefused,
+    ChannelInvalidStateError,
+    ChannelNotFoundEntity,
+    DeliveryError,
+)
 from aiormq.exceptions import PublishError as Returned
 from opentelemetry.trace import SpanKind
 
 from contracts.event import Event
 from warren import telemetry
-from warren.messaging._errors import PublishError, UnroutableError
+from warren.messaging._errors import PublishError, TopologyError, UnroutableError
 from warren.messaging._message import OutgoingMessage, prepare
-from warren.messaging._topology import WorkQueue, declare
+from warren.messaging._topology import WorkQueue, declare, foreign_exchanges
 from warren.telemetry import attributes as attr
 
 log = structlog.get_logger(__name__)
@@ -88,12 +96,40 @@ class Broker:
         return self._connection
 
     async def declare(self, queues: list[WorkQueue] | tuple[WorkQueue, ...] = ()) -> None:
-        """Declare this service's exchanges and ``queues`` (idempotent)."""
+        """Declare this service's exchanges and ``queues`` (idempotent).
+
+        Other services' event exchanges are only checked (a passive declare needs no configure
+        permission); one that is missing is created when this user may, as in development.
+        """
+        for name in foreign_exchanges(self.service, queues):
+            await self._ensure_exchange(name)
         channel = await self.channel()
         try:
             await declare(channel, self.service, queues)
         finally:
             await channel.close()
+
+    async def _ensure_exchange(self, name: str) -> None:
+        probe = await self.channel()
+        try:
+            await probe.declare_exchange(name, ExchangeType.TOPIC, durable=True, passive=True)
+            return
+        except ChannelNotFoundEntity:
+            pass
+        finally:
+            with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                await probe.close()
+        creator = await self.channel()
+        try:
+            await creator.declare_exchange(name, ExchangeType.TOPIC, durable=True)
+        except ChannelAccessRefused as refused:
+            raise TopologyError(
+                f"exchange {name!r} does not exist and {self.service!r} may not create it: "
+                "apply the topology first (warren topology apply, or definitions.json)"
+            ) from refused
+        finally:
+            with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                await creator.close()
 
     async def publish(
         self,

@@ -29,3 +29,7 @@ class PublishError(Exception):
 
 class UnroutableError(PublishError):
     """The broker returned a ``mandatory`` message: no queue is bound for its routing key."""
+
+
+class TopologyError(Exception):
+    """The broker's topology is missing something this service may not create itself."""

@@ -122,10 +122,17 @@ def delay_arguments(queue: WorkQueue, delay: float) -> dict[str, Any]:
     }
 
 
+def foreign_exchanges(service: str, queues: Iterable[WorkQueue]) -> list[str]:
+    """The other services' event exchanges that ``service``'s queues bind to."""
+    names = {events_exchange(e.producer) for q in queues for e in q.handlers}
+    return sorted(names - {events_exchange(service)})
+
+
 async def declare(channel: AbstractChannel, service: str, queues: Iterable[WorkQueue]) -> None:
     """Declare ``service``'s exchanges and each queue with its bindings, DLQ and delay queues.
 
-    Idempotent: declaring again with the same code changes nothing.
+    Idempotent: declaring again with the same code changes nothing. Other services' exchanges
+    must exist already (see ``Broker.declare``); they are bound to by name, never configured.
     """
     retry = await _exchange(channel, retry_exchange(service), ExchangeType.DIRECT)
     dlx = await _exchange(channel, dead_letter_exchange(service), ExchangeType.DIRECT)
@@ -136,8 +143,7 @@ async def declare(channel: AbstractChannel, service: str, queues: Iterable[WorkQ
         )
         await work.bind(retry, routing_key=queue.name)
         for event in queue.handlers:
-            source = await _exchange(channel, events_exchange(event.producer), ExchangeType.TOPIC)
-            await work.bind(source, routing_key=event.type)
+            await work.bind(events_exchange(event.producer), routing_key=event.type)
         dead = await channel.declare_queue(
             queue.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )

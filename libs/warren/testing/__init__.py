@@ -6,6 +6,7 @@ PostgreSQL. Nothing here mocks a broker or a database.
 
 from warren.testing._database import fresh_database
 from warren.testing._faults import close_connections
+from warren.testing._provisioning import provisioned_vhost
 from warren.testing._servers import Servers, ServersUnavailable, discover_servers
 from warren.testing._tap import EventTap, Tapped
 from warren.testing._vhost import fresh_vhost, vhost_url
@@ -20,6 +21,7 @@ __all__ = [
     "discover_servers",
     "fresh_database",
     "fresh_vhost",
+    "provisioned_vhost",
     "vhost_url",
     "wait_until",
 ]
