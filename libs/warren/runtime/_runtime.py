@@ -7,6 +7,7 @@ reverse on the way down) and the live objects HTTP routes reach through ``reques
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,6 +24,7 @@ from warren.messaging import (
     RetryPolicy,
     WorkQueue,
 )
+from warren.runtime._housekeeping import Housekeeping
 from warren.runtime._service import Service, Step, Subscription
 from warren.runtime._unit_of_work import Writer
 from warren.runtime._vhost import ensure_vhost
@@ -47,6 +49,7 @@ class Runtime(Generic[S]):
         self._writer: Writer[S] | None = None
         self.consumers: list[Consumer] = []
         self.relay: OutboxRelay | None = None
+        self.housekeeping: Housekeeping | None = None
 
     @property
     def database(self) -> Database:
@@ -92,6 +95,12 @@ class Runtime(Generic[S]):
             await hook(self)
         self.relay = OutboxRelay(self._database, self._broker, batch_size=settings.outbox_batch)
         self.relay.start()
+        self.housekeeping = Housekeeping(
+            self._database,
+            timedelta(days=settings.retention_days),
+            settings.housekeeping_interval,
+        )
+        self.housekeeping.start()
         self.consumers = [
             Consumer(self._broker, queue, drain_timeout=settings.drain_timeout) for queue in queues
         ]
@@ -101,6 +110,8 @@ class Runtime(Generic[S]):
     async def stop(self) -> None:
         """Stop consumers (draining in-flight work), the relay, then close broker and pool."""
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
+        if self.housekeeping is not None:
+            await self.housekeeping.stop()
         if self.relay is not None:
             await self.relay.stop()
         if self._broker is not None:

@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     drain_timeout: float = Field(default=20.0, gt=0)
     outbox_batch: int = Field(default=200, ge=1)
     pool_size: int = Field(default=10, ge=1)
+    retention_days: float = Field(default=7.0, gt=0, description="outbox/inbox row retention")
+    housekeeping_interval: float = Field(default=3600.0, gt=0)
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
 
