@@ -20,7 +20,7 @@ SUITE := notifications payments inventory orders
 .PHONY: help install services test unit integration e2e lint fmt schemas run demo clean
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -71,3 +71,37 @@ schemas: install  ## re-record the JSON Schemas of every event (after a delibera
 
 clean:  ## remove the environment
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache
+
+# Benchmarks (issue 8): raw aio-pika vs FastStream vs warren, the saga, the outbox relay.
+# Syncs the `bench` dependency group (a later plain `make install`/`make test` removes it again).
+# BENCH_ARGS passes flags through, e.g. `make bench BENCH_ARGS=--quick`.
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: services  ## benchmarks vs raw aio-pika and FastStream, the saga, the outbox (~10 min)
+	$(UV) sync --frozen --group bench --group dev
+	$(PY) -m bench --amqp-url $(AMQP_SERVER)/ --management-url $(RABBITMQ_MANAGEMENT_URL) \
+		--database-url $(DATABASE_URL) $(BENCH_ARGS)
+
+# --- deployment: docker compose and Kubernetes (README "Deploying") -----------------------------
+OVERLAY ?= dev
+
+.PHONY: up down logs k8s static
+
+up:  ## build the images and start the whole suite in docker compose (needs a Docker engine)
+	@test -f .env || { cp .env.example .env; echo "created .env from .env.example: change its passwords"; }
+	docker compose up --build --detach --wait
+	@echo "APIs http://localhost:8001..8004  RabbitMQ http://localhost:15672  Jaeger http://localhost:16686"
+
+down:  ## stop the compose suite (add ARGS=--volumes to also drop its data)
+	docker compose down $(ARGS)
+
+logs:  ## follow the compose suite's logs
+	docker compose logs --follow
+
+k8s: install  ## regenerate the topology resources and render an overlay: make k8s OVERLAY=dev|prod
+	.venv/bin/warren topology k8s --output k8s/base/rabbitmq-topology.yaml
+	kubectl kustomize k8s/overlays/$(OVERLAY)
+
+static: install  ## static checks of the deployment files (compose, k8s, CRDs, hadolint, checkov)
+	$(PYTEST) tests/static

@@ -4,6 +4,7 @@ A service's ``main.build()`` returns a ``Service``; ``run(build)`` serves it. Ro
 ``store``/``writer`` dependencies; handlers and commands are ``Step``s run by the ``Writer``.
 """
 
+from warren.runtime._asyncapi import asyncapi_document, event_schema
 from warren.runtime._http import create_app, store, writer
 from warren.runtime._runner import run
 from warren.runtime._runtime import Runtime
@@ -21,7 +22,9 @@ __all__ = [
     "Subscription",
     "Suite",
     "Writer",
+    "asyncapi_document",
     "create_app",
+    "event_schema",
     "run",
     "store",
     "writer",
