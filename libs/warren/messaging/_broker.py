@@ -1,8 +1,8 @@
 """The broker connection of one service: robust connect, confirmed publishing, clean close.
 
 Owns the AMQP connection (named after the service), the publishing channel (publisher confirms,
-``mandatory``, a bounded window of confirms in flight) and the PRODUCER spans. Consuming is
-``Consumer``'s job; it borrows channels from here.
+``mandatory``, a bounded window of confirms in flight), the PRODUCER spans and the publish
+counter. Consuming is ``Consumer``'s job; it borrows channels from here.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from opentelemetry.trace import SpanKind
 
 from contracts.event import Event
 from warren import telemetry
+from warren.messaging import _nodes as nodes
 from warren.messaging._errors import PublishError, TopologyError, UnroutableError
 from warren.messaging._message import OutgoingMessage, prepare
+from warren.messaging._metrics import PublishMeter
 from warren.messaging._topology import WorkQueue, declare, foreign_exchanges
 from warren.telemetry import attributes as attr
 
@@ -44,7 +46,10 @@ class Broker:
     ``mandatory`` and confirmed. Concurrent publishes share one channel and pipeline their
     confirms, at most ``max_in_flight`` at a time. The connection recovers by itself after a
     broker restart or a dropped connection; a publish caught by the drop is retried once the
-    channel is back (at-least-once: consumers deduplicate by message id).
+    channel is back (at-least-once: consumers deduplicate by message id). ``url`` may list several
+    nodes of a cluster (``amqp://u:p@h1:5672,h2:5672/vhost``): each reconnect tries the next one.
+    While no node is reachable a publish fails after ``unavailable_timeout`` seconds with
+    :class:`PublishError` instead of hanging; the outbox keeps the message for later.
     """
 
     def __init__(
@@ -54,26 +59,25 @@ class Broker:
         *,
         max_in_flight: int = 256,
         publish_timeout: float = 30.0,
+        unavailable_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.service = service
         self.publish_timeout = publish_timeout
+        self.unavailable_timeout = unavailable_timeout
         self._window = asyncio.Semaphore(max_in_flight)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._tracer = telemetry.tracer("warren.messaging")
+        self._span_names: dict[str, str] = {}
+        self._meter = PublishMeter()
         self.reconnects = 0
         """How many times the connection was re-established since ``connect``."""
 
     async def connect(self, timeout: float = 30.0) -> None:
         """Open the connection and the publishing channel."""
-        self._connection = await aio_pika.connect_robust(
-            self.url,
-            client_properties={"connection_name": self.service},
-            reconnect_interval=1.0,
-            timeout=timeout,
-        )
+        self._connection = await nodes.connect(self.url, name=self.service, timeout=timeout)
         self._connection.reconnect_callbacks.add(self._on_reconnect)
         self._channel = await self.channel(publisher_confirms=True)
 
@@ -151,30 +155,48 @@ class Broker:
         return message.message_id
 
     async def send(self, message: OutgoingMessage) -> None:
-        """Publish a prepared message, confirmed; raise :class:`PublishError` if not stored."""
-        parent = telemetry.extract(message.headers)
+        """Publish a prepared message, confirmed; raise :class:`PublishError` if not stored.
+
+        The PRODUCER span continues the trace context the message carries (the one ``prepare``
+        recorded, possibly long ago in an outbox row), and the message leaves with the context
+        of this span, so its consumer's span is this span's child.
+        """
         with self._tracer.start_as_current_span(
-            f"publish {message.exchange}",
-            context=parent,
+            self._span_name(message.exchange),
+            context=telemetry.extract(message.headers),
             kind=SpanKind.PRODUCER,
-            attributes=_producer_attributes(message),
-        ):
-            headers = telemetry.inject(dict(message.headers))
+        ) as span:
+            if span.is_recording():
+                span.set_attributes(_producer_attributes(message))
             amqp = message.to_amqp()
-            amqp.headers = headers
-            async with self._window:
-                await self._send_with_recovery(amqp, message)
+            amqp.headers = telemetry.inject(dict(message.headers))
+            try:
+                async with self._window:
+                    await self._send_with_recovery(amqp, message)
+            except PublishError as error:
+                outcome = "unroutable" if isinstance(error, UnroutableError) else "failed"
+                self._meter.count_failure(message.exchange, message.type, outcome)
+                raise
+            self._meter.count_ok(message.exchange, message.type)
+
+    def _span_name(self, exchange: str) -> str:
+        name = self._span_names.get(exchange)
+        if name is None:
+            name = self._span_names[exchange] = f"publish {exchange}"
+        return name
 
     async def _send_with_recovery(self, amqp: aio_pika.Message, message: OutgoingMessage) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.publish_timeout
         while True:
+            await self._wait_connected(message.message_id)
             channel = self._publishing_channel()
             try:
-                exchange = await self._exchange(channel, message.exchange)
-                await exchange.publish(
-                    amqp, message.routing_key, mandatory=True, timeout=self.publish_timeout
-                )
+                async with asyncio.timeout(self.publish_timeout):  # a drop mid-publish waits too
+                    exchange = await self._exchange(channel, message.exchange)
+                    await exchange.publish(
+                        amqp, message.routing_key, mandatory=True, timeout=self.publish_timeout
+                    )
                 return
             except Returned as error:
                 raise UnroutableError(
@@ -203,6 +225,19 @@ class Broker:
             raise RuntimeError("Broker.connect() has not been awaited")
         return self._channel
 
+    async def _wait_connected(self, message_id: str) -> None:
+        """Return at once while connected; else wait ``unavailable_timeout`` s, then fail fast."""
+        connection = self.connection
+        if connection.connected.is_set():
+            return
+        try:
+            await asyncio.wait_for(connection.connected.wait(), self.unavailable_timeout)
+        except TimeoutError:
+            raise PublishError(
+                f"broker unreachable: no connection to {nodes.redact(self.url)} for "
+                f"{self.unavailable_timeout:g} s; message {message_id} was not published"
+            ) from None
+
     async def _wait_ready(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(self._publishing_channel().ready(), max(timeout, 0.1))
@@ -213,7 +248,7 @@ class Broker:
         """True when the connection and the publishing channel are open."""
         return (
             self._connection is not None
-            and not self._connection.is_closed
+            and self._connection.connected.is_set()  # False while a robust connection is down
             and self._channel is not None
             and not self._channel.is_closed
         )

@@ -2,12 +2,14 @@
 
 Owns everything that happens between a delivery and its ack: envelope and schema validation at
 the edge, the CONSUMER span, the handler call, retries through delay queues, DLQ moves with the
-``x-error-*`` headers, and graceful shutdown. Handlers never see any of it.
+``x-error-*`` headers, the consume metrics, and graceful shutdown. Handlers never see any of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +33,10 @@ from warren.messaging._errors import (
     UnexpectedEventType,
 )
 from warren.messaging._message import OutgoingMessage
+from warren.messaging._metrics import ConsumeMeter
 from warren.messaging._topology import WorkQueue, dead_letter_exchange, retry_exchange
 from warren.telemetry import attributes as attr
+from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -59,17 +63,44 @@ class Consumer:
         self._amqp_queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._stopping = False
+        self._was_consuming = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tracer = telemetry.tracer("warren.messaging")
+        self._span_name = f"process {queue.name}"
+        self._meters = {name: ConsumeMeter.of(queue.name, name) for name in self._types}
+        self._other = ConsumeMeter.of(queue.name, metrics.OTHER)
+        self._is_debug = False
 
     @property
     def in_flight(self) -> int:
         """Messages being handled right now."""
         return len(self._tasks)
 
+    async def is_consuming(self, timeout: float = 0.5) -> bool:
+        """True while the broker delivers to this consumer (for ``/readyz``); never raises.
+
+        False while the channel is down, and after the broker cancelled the subscription (its
+        queue was deleted, or the node holding it was lost). The robust channel re-subscribes by
+        itself once the queue is back; this turns True again then.
+        """
+        if self._channel is None or self._tag is None or self._stopping:
+            return False
+        try:
+            channel = await asyncio.wait_for(self._channel.get_underlay_channel(), timeout)
+            consuming = self._tag in getattr(channel, "consumers", {})  # aiormq: tag -> callback
+        except Exception:  # any failure means "not consuming"; the probe must not crash
+            consuming = False
+        if consuming != self._was_consuming:
+            self._was_consuming = consuming
+            report = log.info if consuming else log.warning
+            report("consumer subscribed" if consuming else "consumer not subscribed",
+                   queue=self.queue.name)  # fmt: skip
+        return consuming
+
     async def start(self) -> None:
         """Open a channel with the queue's prefetch and start consuming (queue must exist)."""
         self._stopping = False
+        self._is_debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
         self._channel = await self.broker.channel()
         await self._channel.set_qos(prefetch_count=self.queue.prefetch)
         self._amqp_queue = await self._channel.declare_queue(self.queue.name, passive=True)
@@ -113,17 +144,18 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         attempt = _attempts(message) + 1
-        context = telemetry.extract(message.headers)
         with self._tracer.start_as_current_span(
-            f"process {self.queue.name}",
-            context=context,
+            self._span_name,
+            context=telemetry.extract(message.headers),  # parent: the PRODUCER span
             kind=SpanKind.CONSUMER,
-            attributes=self._consumer_attributes(message, attempt),
         ) as span:
+            if span.is_recording():
+                span.set_attributes(self._consumer_attributes(message, attempt))
             try:
                 event, delivery = self._decode(message, attempt)
             except PermanentError as error:
-                await self._dead_letter(message, error, attempt, span)
+                meter = self._meters.get(message.type or "") or self._other
+                await self._dead_letter(message, error, attempt, span, meter)
                 return
             log_context = structlog.contextvars.bound_contextvars(
                 event_id=delivery.message_id, event_type=delivery.event_type
@@ -139,19 +171,42 @@ class Consumer:
         span: trace.Span,
     ) -> None:
         handler = self.queue.handlers[type(event)]
+        meter = self._meters[delivery.event_type]
+        started = time.perf_counter()
         try:
             await handler(event, delivery)
-        except PermanentError as error:
-            await self._dead_letter(message, error, delivery.attempt, span)
         except Exception as error:
-            delay = self.queue.retry.delay_after(delivery.attempt)
-            if delay is None:
-                await self._dead_letter(message, error, delivery.attempt, span)
-            else:
-                await self._retry(message, error, delivery.attempt, delay, span)
+            meter.duration.observe(time.perf_counter() - started)
+            await self._fail(message, error, delivery.attempt, span, meter)
+            return
+        elapsed = time.perf_counter() - started
+        meter.duration.observe(elapsed)
+        await message.ack()
+        meter.acked.inc()
+        span.set_attribute(attr.WARREN_OUTCOME, "ack")
+        if self._is_debug:
+            log.debug(
+                "message handled",
+                queue=self.queue.name,
+                attempt=delivery.attempt,
+                duration_ms=round(elapsed * 1000, 3),
+            )
+
+    async def _fail(
+        self,
+        message: AbstractIncomingMessage,
+        error: Exception,
+        attempt: int,
+        span: trace.Span,
+        meter: ConsumeMeter,
+    ) -> None:
+        """Dead-letter a permanent failure or a spent retry policy; else schedule a retry."""
+        span.record_exception(error)
+        delay = None if isinstance(error, PermanentError) else self.queue.retry.delay_after(attempt)
+        if delay is None:
+            await self._dead_letter(message, error, attempt, span, meter)
         else:
-            await message.ack()
-            span.set_attribute(attr.WARREN_OUTCOME, "ack")
+            await self._retry(message, error, attempt, delay, span, meter)
 
     def _decode(self, message: AbstractIncomingMessage, attempt: int) -> tuple[Event, Delivery]:
         content_type = (message.content_type or CONTENT_TYPE).split(";", 1)[0].strip().lower()
@@ -190,10 +245,12 @@ class Consumer:
         attempt: int,
         delay: float,
         span: trace.Span,
+        meter: ConsumeMeter,
     ) -> None:
+        error_type = type(error).__name__
         headers = _carry_origin(message) | {
             ATTEMPTS: attempt,
-            "x-last-error-type": type(error).__name__,
+            "x-last-error-type": error_type,
             "x-last-error-message": _truncate(str(error)),
         }
         await self.broker.send(
@@ -202,12 +259,13 @@ class Consumer:
             )
         )
         await message.ack()
+        meter.count_retry(error_type)
         span.add_event(
             attr.EVENT_RETRY_SCHEDULED,
             {
                 attr.WARREN_ATTEMPT: attempt,
-                "warren.retry.delay_s": delay,
-                attr.WARREN_ERROR_TYPE: type(error).__name__,
+                attr.WARREN_RETRY_DELAY: delay,
+                attr.WARREN_ERROR_TYPE: error_type,
             },
         )
         span.set_attribute(attr.WARREN_OUTCOME, "retry")
@@ -225,10 +283,12 @@ class Consumer:
         error: Exception,
         attempt: int,
         span: trace.Span,
+        meter: ConsumeMeter,
     ) -> None:
+        error_type = type(error).__name__
         headers = _carry_origin(message) | {
-            "x-error-type": type(error).__name__,
-            "x-error-message": _truncate(str(error)) or type(error).__name__,
+            "x-error-type": error_type,
+            "x-error-message": _truncate(str(error)) or error_type,
             ATTEMPTS: attempt,
             "x-failed-at": datetime.now(UTC).isoformat(),
             "x-queue": self.queue.name,
@@ -242,17 +302,22 @@ class Consumer:
             )
         )
         await message.ack()
+        meter.count_dead_letter(error_type)
         span.add_event(
             attr.EVENT_DEAD_LETTERED,
-            {attr.WARREN_ATTEMPT: attempt, attr.WARREN_ERROR_TYPE: type(error).__name__},
+            {
+                attr.WARREN_ATTEMPT: attempt,
+                attr.WARREN_ERROR_TYPE: error_type,
+                attr.WARREN_DEAD_LETTER_QUEUE: self.queue.dead_letter_queue,
+            },
         )
-        span.set_attribute(attr.WARREN_OUTCOME, "dead_lettered")
-        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.set_attribute(attr.WARREN_OUTCOME, "dead_letter")
+        span.set_status(Status(StatusCode.ERROR, error_type))
         log.error(
             "message dead-lettered",
             queue=self.queue.name,
             attempt=attempt,
-            error_type=type(error).__name__,
+            error_type=error_type,
             error=_truncate(str(error)),
         )
 
@@ -283,6 +348,11 @@ def _carry_origin(message: AbstractIncomingMessage) -> dict[str, Any]:
     """Headers of ``message`` plus where it first came from (kept across retry hops)."""
     headers = dict(message.headers or {})
     headers.pop("x-death", None)  # the broker's own bookkeeping grows with every hop
+    # The copy is published from the CONSUMER span (the publish takes its context from these
+    # headers), so the trace reads: publish -> process (failed) -> publish retry -> process.
+    headers.pop("traceparent", None)
+    headers.pop("tracestate", None)
+    telemetry.inject(headers)
     headers.setdefault("x-original-exchange", message.exchange or "")
     headers.setdefault("x-original-routing-key", message.routing_key or "")
     return headers

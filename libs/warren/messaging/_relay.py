@@ -3,22 +3,26 @@
 Owns the bridge from ``warren.db``'s outbox to the broker: the mapping between an outgoing
 message and an outbox record, and the loop that claims rows, publishes them and marks them sent.
 It wakes on LISTEN/NOTIFY and polls only as a safety net. Several relays may run at once.
+Its own queries are untraced (they belong to no business transaction); each publish continues the
+trace stored with its row. It also measures the outbox: publish lag, pending rows, oldest age.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from datetime import datetime
 
 import asyncpg
 import structlog
 
-from warren import db
+from warren import db, telemetry
 from warren.messaging._broker import Broker
 from warren.messaging._errors import PublishError
 from warren.messaging._message import OutgoingMessage
+from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +105,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay forever: drain, then sleep until a NOTIFY (or ``idle_poll`` seconds)."""
+        with telemetry.untraced():  # polling is not a transaction of anyone's: no trace per round
+            await self._relay_forever()
+
+    async def _relay_forever(self) -> None:
         backoff = 0.0
         async with db.listen(self.database) as wakeups:
             while True:
@@ -139,6 +147,34 @@ class OutboxRelay:
                 if isinstance(result, BaseException):
                     log.error("outbox publish failed", message_id=str(row.id), error=repr(result))
             await db.mark_sent(conn, sent)
+        _observe_lag(rows, results)
         self.published += len(sent)
         self.failed += len(rows) - len(sent)
         return len(sent), len(rows) - len(sent)
+
+    async def measure_backlog(self, timeout: float = 2.0) -> tuple[int, float] | None:
+        """Refresh the outbox gauges from the database: (pending rows, oldest age in seconds).
+
+        Called when ``/metrics`` is scraped, so the relay's hot loop never pays for counting.
+        When the database does not answer within ``timeout`` the gauges keep their last values
+        and None is returned (``/readyz`` is where an outage shows).
+        """
+        try:
+            with telemetry.untraced():
+                async with asyncio.timeout(timeout), self.database.pool.acquire() as conn:
+                    waiting, age = await db.pending(conn)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("outbox backlog not measured", error=repr(error))
+            return None
+        metrics.OUTBOX_PENDING.set(waiting)
+        metrics.OUTBOX_OLDEST_PENDING.set(age)
+        return waiting, age
+
+
+def _observe_lag(rows: list[db.OutboxRow], results: list[BaseException | None]) -> None:
+    """Time from each published row being written to now (confirmed and marked sent)."""
+    now = time.time()
+    lag = metrics.OUTBOX_PUBLISH_LAG
+    for row, result in zip(rows, results, strict=True):
+        if result is None:
+            lag.observe(max(now - row.created_at.timestamp(), 0.0))

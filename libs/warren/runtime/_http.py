@@ -1,8 +1,9 @@
 """The HTTP edge every service shares: the FastAPI app, its lifespan, health probes, dependencies.
 
-Owns ``/healthz`` (the process is alive) and ``/readyz`` (broker and database reachable), the
-``store`` and ``writer`` dependencies routes declare, and the app's lifespan that runs the
-``Runtime``. No SQL and no AMQP here.
+Owns ``/healthz`` (the process is alive), ``/readyz`` (broker and database reachable),
+``/metrics`` (Prometheus; request metrics come from ``telemetry.RequestTelemetry``),
+``/asyncapi.json`` (the service's AsyncAPI 3 document), the ``store`` and ``writer`` dependencies
+routes declare, and the app's lifespan that runs the ``Runtime``. No SQL and no AMQP here.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from warren import telemetry
+from warren.runtime._asyncapi import asyncapi_document
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 from warren.runtime._unit_of_work import Writer
@@ -36,6 +39,26 @@ async def readyz(request: Request) -> JSONResponse:
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+@health.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Messages, handlers, outbox and HTTP metrics in the Prometheus text format."""
+    relay = runtime_of(request).relay
+    if relay is not None:
+        await relay.measure_backlog()
+    body, content_type = telemetry.metrics.exposition()
+    return Response(body, media_type=content_type)
+
+
+spec = APIRouter(tags=["asyncapi"])
+
+
+@spec.get("/asyncapi.json", summary="AsyncAPI 3 document of this service's messaging")
+async def asyncapi_json(request: Request) -> dict[str, Any]:
+    """The channels, messages and operations this service sends and receives (AsyncAPI 3.0.0)."""
+    service = runtime_of(request).service
+    return asyncapi_document([service], title=service.title or service.name)
 
 
 def runtime_of(request: Request) -> Runtime[Any]:
@@ -77,7 +100,9 @@ def create_app(service: Service[Any]) -> FastAPI:
 
     app = FastAPI(title=service.title or service.name, lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(telemetry.RequestTelemetry)
     app.include_router(health)
+    app.include_router(spec)
     if service.router is not None:
         app.include_router(service.router)
     return app

@@ -1,7 +1,8 @@
 """``python -m <service>``: one runner for every service process.
 
-Owns the order: logging and tracing first, then the HTTP server whose lifespan starts the
-runtime; on SIGTERM/SIGINT uvicorn stops accepting, the runtime drains, spans are flushed.
+Owns the order: logging and tracing first (FastAPI and asyncpg instrumented unless tracing is
+disabled), then the HTTP server whose lifespan starts the runtime; on SIGTERM/SIGINT uvicorn stops
+accepting, the runtime drains, spans are flushed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def run(build: Callable[[], Service[Any]]) -> None:
     )
     tracing = telemetry.configure_tracing(service.name)
     app = create_app(service)
-    _instrument(app)
+    if tracing.is_enabled:  # OTEL_SDK_DISABLED=true: not even no-op server spans
+        telemetry.instrument(app)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -42,11 +44,3 @@ def run(build: Callable[[], Service[Any]]) -> None:
         tracing.shutdown()
     if not server.started:
         raise SystemExit(3)  # startup failed (the log says why)
-
-
-def _instrument(app: Any) -> None:
-    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # untyped upstream

@@ -18,6 +18,7 @@ from warren.db import Connection
 from warren.messaging import Delivery, prepare, to_record
 from warren.runtime._service import Step
 from warren.telemetry import attributes as attr
+from warren.telemetry import metrics
 
 S = TypeVar("S")
 log = structlog.get_logger(__name__)
@@ -44,7 +45,7 @@ class Writer(Generic[S]):
         """Run ``step`` for a delivered event; the inbox makes a duplicate delivery a no-op."""
         async with self.database.transaction() as conn:
             if not await db.record(conn, consumer, delivery.message_id):
-                _duplicate(delivery)
+                _duplicate(consumer, delivery)
                 return
             events = await step(event, self.store(conn))
             await self._append(conn, events, delivery.correlation_id)
@@ -59,7 +60,8 @@ class Writer(Generic[S]):
         await db.append(conn, records)
 
 
-def _duplicate(delivery: Delivery) -> None:
+def _duplicate(consumer: str, delivery: Delivery) -> None:
+    metrics.INBOX_DUPLICATES.labels(consumer, delivery.event_type).inc()
     trace.get_current_span().add_event(
         attr.EVENT_DUPLICATE_SKIPPED, {attr.MESSAGING_MESSAGE_ID: delivery.message_id}
     )

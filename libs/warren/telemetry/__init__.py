@@ -1,16 +1,20 @@
-"""Telemetry for Warren services: tracing, logs, the attribute names, trace context on the wire.
+"""Telemetry for Warren services: tracing, logs, metrics, the names, trace context on the wire.
 
-The bottom layer: everything else may import it; it imports nothing of Warren.
+The bottom layer: everything else may import it; it imports nothing of Warren. ``attributes``
+names every span attribute and event, ``metrics`` every Prometheus metric.
 """
 
-from warren.telemetry import attributes
+from warren.telemetry import attributes, metrics
 from warren.telemetry._context import extract, inject
+from warren.telemetry._http import RequestTelemetry
+from warren.telemetry._instrumentation import instrument, untraced
 from warren.telemetry._logging import LogFormat, add_trace_ids, configure_logging
 from warren.telemetry._tracer import tracer
 from warren.telemetry._tracing import Tracing, configure_tracing
 
 __all__ = [
     "LogFormat",
+    "RequestTelemetry",
     "Tracing",
     "add_trace_ids",
     "attributes",
@@ -18,5 +22,8 @@ __all__ = [
     "configure_tracing",
     "extract",
     "inject",
+    "instrument",
+    "metrics",
     "tracer",
+    "untraced",
 ]

@@ -24,6 +24,8 @@ WARREN_SERVICE = "warren.service"
 WARREN_ATTEMPT = "warren.attempt"
 WARREN_OUTCOME = "warren.outcome"
 WARREN_ERROR_TYPE = "warren.error.type"
+WARREN_RETRY_DELAY = "warren.retry.delay_s"
+WARREN_DEAD_LETTER_QUEUE = "warren.dead_letter.queue"
 
 SYSTEM_RABBITMQ = "rabbitmq"
 
