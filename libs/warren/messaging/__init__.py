@@ -25,6 +25,7 @@ from warren.messaging._errors import (
     UnroutableError,
 )
 from warren.messaging._message import OutgoingMessage, prepare
+from warren.messaging._nodes import node_urls
 from warren.messaging._relay import OutboxRelay, to_record
 from warren.messaging._topology import Handler, RetryPolicy, WorkQueue
 
@@ -47,6 +48,7 @@ __all__ = [
     "UnroutableError",
     "WorkQueue",
     "definitions",
+    "node_urls",
     "password_hash",
     "permission",
     "prepare",
