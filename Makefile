@@ -39,7 +39,7 @@ services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones
 TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1
 
 test: install lint  ## lint, then every test layer (needs RabbitMQ + PostgreSQL)
-	$(TEST_ENV) $(PYTEST) tests
+	$(TEST_ENV) $(PYTEST) tests -m "not long"
 
 run: install services  ## start the whole suite locally (Ctrl-C stops it)
 	AMQP_URL=$(AMQP_SERVER)/warren .venv/bin/warren run $(SUITE)
@@ -105,3 +105,7 @@ k8s: install  ## regenerate the topology resources and render an overlay: make k
 
 static: install  ## static checks of the deployment files (compose, k8s, CRDs, hadolint, checkov)
 	$(PYTEST) tests/static
+
+.PHONY: chaos
+chaos: install  ## fault injection, long: 1000 orders, every fault, a 3-node cluster (own servers)
+	CHAOS_PROFILE=long $(TEST_ENV) $(PYTEST) tests/chaos -s

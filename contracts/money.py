@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
-MinorUnits = Annotated[int, Field(ge=0, le=10**12, description="amount in minor units (cents)")]
+MAX_MINOR_UNITS = 10**12
+"""The largest amount any event carries (ten billion in a two-decimal currency)."""
+MinorUnits = Annotated[
+    int, Field(ge=0, le=MAX_MINOR_UNITS, description="amount in minor units (cents)")
+]
 Quantity = Annotated[int, Field(gt=0, le=10_000)]
 
 

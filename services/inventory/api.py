@@ -49,7 +49,7 @@ async def list_stock(
     return [_view(level) for level in levels]
 
 
-@router.get("/{sku}", response_model=StockView)
+@router.get("/{sku}", response_model=StockView, responses=runtime.NOT_FOUND)
 async def get_stock(sku: SkuPath, store: Store) -> StockView:
     """One SKU's available and reserved units; 404 if it is not stocked."""
     return await _stock(store, sku)

@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from opentelemetry import trace
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.event import Event
-from contracts.money import Currency, CustomerId, Money
+from contracts.money import MAX_MINOR_UNITS, Currency, CustomerId, Money
 from contracts.orders import OrderLine
 from orders import domain
 from orders.store import OrderStore
@@ -37,6 +37,13 @@ class PlaceOrderRequest(BaseModel):
     customer_id: CustomerId
     currency: Currency
     lines: list[OrderLine] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> PlaceOrderRequest:
+        total = sum(line.quantity * line.unit_price for line in self.lines)
+        if total > MAX_MINOR_UNITS:
+            raise ValueError(f"order total {total} exceeds {MAX_MINOR_UNITS} minor units")
+        return self
 
 
 class Accepted(BaseModel):
@@ -96,7 +103,7 @@ async def place_order(
     return _accepted(order_id, domain.Status.PENDING, response)
 
 
-@router.get("/{order_id}", response_model=OrderView)
+@router.get("/{order_id}", response_model=OrderView, responses=runtime.NOT_FOUND)
 async def get_order(order_id: uuid.UUID, store: Store) -> OrderView:
     """One order with its status and history; 404 if unknown."""
     order = await store.get(order_id)

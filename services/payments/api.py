@@ -35,7 +35,7 @@ class PaymentView(BaseModel):
     created_at: datetime
 
 
-@router.get("/{order_id}", response_model=PaymentView)
+@router.get("/{order_id}", response_model=PaymentView, responses=runtime.NOT_FOUND)
 async def get_payment(order_id: uuid.UUID, store: Store) -> PaymentView:
     """The payment of ``order_id`` (captured or declined); 404 while it has none."""
     payment = await store.get(order_id)

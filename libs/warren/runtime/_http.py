@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from warren import telemetry
 from warren.runtime._asyncapi import asyncapi_document
@@ -22,6 +23,18 @@ from warren.runtime._service import Service
 from warren.runtime._unit_of_work import Writer
 
 health = APIRouter(tags=["health"])
+
+
+class Problem(BaseModel):
+    """The body of every 4xx answer a route raises: what is wrong, in words."""
+
+    detail: str
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such resource"}
+}
+"""``responses=`` for routes that answer 404, so the OpenAPI document says so."""
 
 
 @health.get("/healthz", summary="Liveness: the process answers")

@@ -23,6 +23,7 @@ from warren.messaging import (
     OutboxRelay,
     RetryPolicy,
     WorkQueue,
+    node_urls,
 )
 from warren.runtime._housekeeping import Housekeeping
 from warren.runtime._service import Service, Step, Subscription
@@ -80,7 +81,8 @@ class Runtime(Generic[S]):
         """Connect, declare, run start hooks, then start the relay and the consumers."""
         settings = self.settings
         if settings.environment == "development":
-            await ensure_vhost(settings.amqp_url, settings.rabbitmq_management_url)
+            first_node = node_urls(settings.amqp_url)[0]  # the vhost is cluster-wide
+            await ensure_vhost(first_node, settings.rabbitmq_management_url)
         self._database = await Database.open(
             database_url(settings.database_url, settings.database),
             migrations=self.service.migrations,
@@ -121,10 +123,11 @@ class Runtime(Generic[S]):
         log.info("service stopped")
 
     async def readiness(self) -> dict[str, bool]:
-        """Whether the broker and the database are reachable right now."""
+        """Whether the broker and the database are reachable and every consumer subscribed."""
         broker = self._broker is not None and await self._broker.is_ready()
         database = self._database is not None and await self._database.is_ready()
-        return {"broker": broker, "database": database}
+        consuming = [await consumer.is_consuming() for consumer in self.consumers]
+        return {"broker": broker, "database": database, "consumers": all(consuming)}
 
     def _work_queue(self, subscription: Subscription[S]) -> WorkQueue:
         settings = self.settings

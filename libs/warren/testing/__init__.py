@@ -1,4 +1,4 @@
-"""Test helpers for suites built on Warren: real servers, throwaway vhosts and databases.
+"""Test helpers for suites built on Warren: real servers, throwaway vhosts, databases and nodes.
 
 Public API, like structlog's ``testing``: a project's tests use these to talk to a real RabbitMQ and
 PostgreSQL. Nothing here mocks a broker or a database.
@@ -6,7 +6,9 @@ PostgreSQL. Nothing here mocks a broker or a database.
 
 from warren.testing._database import fresh_database
 from warren.testing._faults import close_connections
+from warren.testing._postgres_cluster import PostgresCluster, postgres_cluster
 from warren.testing._provisioning import provisioned_vhost
+from warren.testing._rabbitmq_node import RabbitCluster, RabbitNode, rabbitmq_cluster
 from warren.testing._servers import Servers, ServersUnavailable, discover_servers
 from warren.testing._tap import EventTap, Tapped
 from warren.testing._vhost import fresh_vhost, vhost_url
@@ -14,6 +16,9 @@ from warren.testing._wait import wait_until
 
 __all__ = [
     "EventTap",
+    "PostgresCluster",
+    "RabbitCluster",
+    "RabbitNode",
     "Servers",
     "ServersUnavailable",
     "Tapped",
@@ -21,7 +26,9 @@ __all__ = [
     "discover_servers",
     "fresh_database",
     "fresh_vhost",
+    "postgres_cluster",
     "provisioned_vhost",
+    "rabbitmq_cluster",
     "vhost_url",
     "wait_until",
 ]

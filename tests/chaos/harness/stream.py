@@ -1,0 +1,76 @@
+"""The order stream: customers placing orders over HTTP at a steady rate while things break.
+
+Owns load generation only. Each order carries an ``Idempotency-Key``, so a request cut short by a
+killed ``orders`` process or a database restart is simply sent again until it is accepted: an
+order counts as placed once, when the service answered 202. The mix gives all three outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+SEED_STOCK = {"TEA-GREEN": 100_000, "MUG-BLUE": 40, "TEAPOT-CAST-IRON": 8}
+"""What inventory stocks at start (SEED_STOCK): teapots and mugs run out, tea does not."""
+
+PAYMENT_LIMITS = {"frugal": 500}
+"""The ``frugal`` customer is declined above 5.00 EUR (PAYMENT_LIMITS)."""
+
+
+def order_body(number: int) -> dict[str, Any]:
+    """The ``number``-th order of the mix: mostly confirmed, some declined, some out of stock."""
+    tea = {"sku": "TEA-GREEN", "quantity": 1 + number % 2, "unit_price": 1250}
+    if number % 10 == 3:
+        lines = [{"sku": "TEAPOT-CAST-IRON", "quantity": 1, "unit_price": 8900}]
+    elif number % 10 == 6:
+        lines = [tea, {"sku": "MUG-BLUE", "quantity": 2, "unit_price": 900}]
+    else:
+        lines = [tea]
+    customer = "frugal" if number % 10 == 7 else f"customer-{number % 17}"
+    return {"customer_id": customer, "currency": "EUR", "lines": lines}
+
+
+@dataclass
+class OrderStream:
+    """Places ``count`` orders at ``rate`` per second against ``url``; records what was accepted."""
+
+    url: str
+    count: int
+    rate: float
+    give_up_after: float = 120.0
+    placed: list[str] = field(default_factory=list)
+    retried: int = 0
+    abandoned: int = 0
+
+    async def run(self) -> None:
+        """Place every order of the stream, paced, each retried until accepted."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
+            tasks = []
+            for number in range(self.count):
+                tasks.append(asyncio.create_task(self.place(http, order_body(number))))
+                await asyncio.sleep(1 / self.rate)
+            await asyncio.gather(*tasks)
+
+    async def place(self, http: httpx.AsyncClient, body: dict[str, Any]) -> str | None:
+        """POST one order until it is accepted (same key every time); its id, None if abandoned."""
+        key = str(uuid.uuid4())
+        deadline = asyncio.get_running_loop().time() + self.give_up_after
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                response = await http.post("/orders", json=body, headers={"Idempotency-Key": key})
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status_code == 202:
+                order_id = str(response.json()["order_id"])
+                self.placed.append(order_id)
+                return order_id
+            if response is not None and response.status_code == 422:
+                raise AssertionError(f"the stream sent a bad order: {response.text}")
+            self.retried += 1
+            await asyncio.sleep(0.25)
+        self.abandoned += 1
+        return None
