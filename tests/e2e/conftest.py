@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from warren.runtime import Suite
-from warren.testing import EventTap, Servers, fresh_vhost, wait_until
+from warren.testing import EventTap, Servers, free_ports, fresh_vhost, wait_until
 
 # Consumers first, the HTTP entry point last: every queue exists before the first order.
 SERVICES = ("notifications", "payments", "inventory", "orders")
-PORTS = {"orders": 18001, "inventory": 18002, "payments": 18003, "notifications": 18004}
 EXCHANGES = ("orders.events", "inventory.events", "payments.events")
 TERMINAL = {"confirmed", "cancelled"}
 
@@ -123,7 +122,7 @@ async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIte
         "DRAIN_TIMEOUT": "5",
     }
     logs = tmp_path_factory.mktemp("suite-logs")
-    suite = Suite(SERVICES, env=env, ports=PORTS, log_dir=logs)
+    suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), log_dir=logs)
     try:
         await suite.start(timeout=60)
         client = Shop(suite, prefix, servers.database_url)

@@ -12,10 +12,9 @@ import pytest
 
 from warren.cli._topology import service_topologies
 from warren.runtime import Suite
-from warren.testing import Servers, provisioned_vhost, wait_until
+from warren.testing import Servers, free_ports, provisioned_vhost, wait_until
 
 SERVICES = ("notifications", "payments", "inventory", "orders")
-PORTS = {"orders": 17001, "inventory": 17002, "payments": 17003, "notifications": 17004}
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ async def production_suite(servers: Servers, tmp_path) -> AsyncIterator[Suite]:
             "ENVIRONMENT": "production",
             "LOG_FORMAT": "json",
         }
-        suite = Suite(SERVICES, env=env, ports=PORTS, log_dir=tmp_path)
+        suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), log_dir=tmp_path)
         try:
             for name in SERVICES:
                 await suite.start_one(name, env={"AMQP_URL": urls[name]})
@@ -71,7 +70,7 @@ async def test_production_refuses_the_guest_user(servers: Servers, tmp_path) -> 
             "ENVIRONMENT": "production",
             "DATABASE_URL": servers.database_url,
         },
-        ports={"orders": 17011},
+        ports=free_ports(["orders"]),
         log_dir=tmp_path,
     )
     with pytest.raises(RuntimeError, match="exited"):

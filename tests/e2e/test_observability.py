@@ -16,7 +16,6 @@ import asyncio
 import gzip
 import io
 import json
-import socket
 import threading
 import uuid
 from collections import Counter
@@ -38,7 +37,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from prometheus_client.parser import text_string_to_metric_families
 
 from warren.runtime import Suite
-from warren.testing import Servers, fresh_vhost, wait_until
+from warren.testing import Servers, free_ports, fresh_vhost, wait_until
 
 SERVICES = ("notifications", "payments", "inventory", "orders")
 SERVER, CLIENT = ProtoSpan.SPAN_KIND_SERVER, ProtoSpan.SPAN_KIND_CLIENT
@@ -248,9 +247,7 @@ async def traced_shop(
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
         }
-        suite = Suite(
-            SERVICES, env=env, ports=_free_ports(SERVICES), output=output, log_dir=log_dir
-        )
+        suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), output=output, log_dir=log_dir)
         http = {
             name: httpx.AsyncClient(base_url=service.url, timeout=10)
             for name, service in suite.services.items()
@@ -487,18 +484,6 @@ def _value(value: AnyValue) -> Any:
 
 async def _now(value: Any) -> Any:
     return value
-
-
-def _free_ports(names: tuple[str, ...]) -> dict[str, int]:
-    """A port per service that nothing listens on now (fixed ports collide with parallel runs)."""
-    sockets = [socket.socket() for _ in names]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return {name: sock.getsockname()[1] for name, sock in zip(names, sockets, strict=True)}
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 async def _drop_databases(server_url: str, prefix: str) -> None:

@@ -6,6 +6,7 @@ PostgreSQL. Nothing here mocks a broker or a database.
 
 from warren.testing._database import fresh_database
 from warren.testing._faults import close_connections
+from warren.testing._ports import free_port, free_ports
 from warren.testing._postgres_cluster import PostgresCluster, postgres_cluster
 from warren.testing._provisioning import provisioned_vhost
 from warren.testing._rabbitmq_node import RabbitCluster, RabbitNode, rabbitmq_cluster
@@ -24,6 +25,8 @@ __all__ = [
     "Tapped",
     "close_connections",
     "discover_servers",
+    "free_port",
+    "free_ports",
     "fresh_database",
     "fresh_vhost",
     "postgres_cluster",

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warren.testing._rabbitmq_node import free_port
+from warren.testing._ports import free_port
 
 _SERVER_USER = "postgres"
 

@@ -14,11 +14,12 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from warren.testing._ports import free_port
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
@@ -26,14 +27,6 @@ CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
 class NodeUnavailable(RuntimeError):
     """The RabbitMQ server is not installed here, or a node failed to start."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _executable(preferred: str, name: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import socket
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,7 +24,7 @@ import orjson
 import structlog
 
 from warren.runtime import Suite
-from warren.testing import postgres_cluster, rabbitmq_cluster, wait_until
+from warren.testing import free_ports, postgres_cluster, rabbitmq_cluster, wait_until
 
 from .faults import FAULTS, Stage
 from .ledger import FaultRecord, Invariants, check, observe, table
@@ -300,13 +299,6 @@ def consumers_by_routing_key() -> dict[str, list[str]]:
     return dict(keys)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def dead_letter_queues() -> list[str]:
     """Every work queue's DLQ."""
     queues = {q for qs in consumers_by_routing_key().values() for q in qs}
@@ -320,7 +312,7 @@ async def chaos_run(base: Path, profile: Profile, log_dir: Path) -> AsyncIterato
         postgres_cluster(base / "postgres") as postgres,
         rabbitmq_cluster(base / "rabbitmq", profile.nodes, vhost=VHOST) as cluster,
     ):
-        ports = {name: _free_port() for name in SERVICES}
+        ports = free_ports(SERVICES)
         env = {
             "AMQP_URL": cluster.amqp_url(),  # every node: amqp://guest:guest@h1,h2,h3/vhost
             "DATABASE_URL": postgres.url,
