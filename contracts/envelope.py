@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.event import Event
+from contracts.violation import describe
 
 CONTENT_TYPE = "application/cloudevents+json"
 DATA_CONTENT_TYPE: Final = "application/json"
@@ -75,10 +76,4 @@ def decode(body: bytes) -> Envelope:
         if problems and problems[0]["type"] == "model_type":
             got = type(problems[0]["input"]).__name__
             raise EnvelopeError(f"envelope must be a JSON object, got {got}") from None
-        raise EnvelopeError(f"invalid CloudEvents envelope: {_reasons(error)}") from None
-
-
-def _reasons(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
-    )
+        raise EnvelopeError(f"invalid CloudEvents envelope: {describe(error)}") from None

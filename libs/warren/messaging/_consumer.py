@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import CONTENT_TYPE, EnvelopeError, decode
 from contracts.event import Event
+from contracts.violation import describe
 from warren import telemetry
 from warren.messaging._broker import Broker
 from warren.messaging._delivery import Delivery
@@ -224,7 +225,7 @@ class Consumer:
         try:
             event = event_class.model_validate(envelope.data)
         except ValidationError as error:
-            raise SchemaViolation(f"{envelope.type}: {_reasons(error)}") from None
+            raise SchemaViolation(f"{envelope.type}: {describe(error)}") from None
         delivery = Delivery(
             message_id=envelope.id,
             event_type=envelope.type,
@@ -378,9 +379,3 @@ def _copy(
 
 def _truncate(text: str) -> str:
     return text if len(text) <= MAX_ERROR_MESSAGE else text[: MAX_ERROR_MESSAGE - 1] + "…"
-
-
-def _reasons(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
-    )
