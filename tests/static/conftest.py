@@ -8,6 +8,7 @@ built-in kustomize; the CRD schemas are read from ../shared/k8s-crds, never copi
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,19 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CRDS = ROOT.parent / "shared" / "k8s-crds"
+def _crd_folder() -> Path:
+    """``K8S_CRDS`` if set, else the workplace's shared folder beside (or above) the checkout."""
+    explicit = os.environ.get("K8S_CRDS")
+    if explicit:
+        return Path(explicit)
+    for folder in (ROOT, *ROOT.parents):
+        candidate = folder / "shared" / "k8s-crds"
+        if candidate.is_dir():
+            return candidate
+    return Path("/work/shared/k8s-crds")
+
+
+CRDS = _crd_folder()
 OVERLAYS = ("dev", "prod")
 INFRA_SERVICES = {"definitions", "rabbitmq", "postgres", "jaeger"}
 
@@ -120,7 +133,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> the CRD's openAPIV3Schema, made strict like the API server's
     field validation (an unknown field is an error, not silently pruned)."""
     if not CRDS.is_dir():
-        pytest.fail(f"the CRD schemas are missing: expected them in {CRDS}")
+        pytest.fail(f"the CRD schemas are missing: expected them in {CRDS} (set K8S_CRDS)")
     schemas = {}
     for path in sorted(CRDS.glob("*.yaml")):
         crd = yaml.safe_load(path.read_text())
