@@ -1,0 +1,292 @@
+"""The saga under load: the four services as processes, orders in over HTTP, confirmations out.
+
+``python -m bench.saga '<json spec>'`` starts the suite (``warren.runtime.Suite``) on its own vhost
+and databases, then measures two phases and prints one ``RESULT {...}`` line:
+
+- **paced**: orders at a fixed offered rate (open loop, 50/s by default); latency from the start
+  of ``POST /orders`` to ``order.confirmed`` seen on the wire, and where that time goes, hop by
+  hop, from the CloudEvents ``time`` of each event (the moment the step's transaction wrote it);
+- **saturation**: a closed loop of ``concurrency`` customers, each placing its next order as soon
+  as the last one is confirmed: the orders/s the suite sustains, and the latency it costs.
+
+CPU shares of each service, the broker and the load generator say who used the two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import cpu
+from bench.stats import percentiles
+from bench.tap import Stopwatch
+from warren.runtime import Suite
+from warren.testing import fresh_vhost
+
+SERVICES = ("notifications", "payments", "inventory", "orders")
+PORTS = {"orders": 19001, "inventory": 19002, "payments": 19003, "notifications": 19004}
+EXCHANGES = ("orders.events", "inventory.events", "payments.events")
+SKUS = tuple(f"BENCH-{i:02d}" for i in range(32))
+HOPS = (
+    ("POST -> order.placed", None, "order.placed.v1"),
+    ("order.placed -> stock.reserved", "order.placed.v1", "stock.reserved.v1"),
+    ("stock.reserved -> payment.captured", "stock.reserved.v1", "payment.captured.v1"),
+    ("payment.captured -> order.confirmed", "payment.captured.v1", "order.confirmed.v1"),
+    ("order.confirmed written -> on the wire", "order.confirmed.v1", "wire"),
+)
+
+
+@dataclass
+class Spec:
+    """What to run; the orchestrator sends it as JSON."""
+
+    amqp_url: str  # the server, any vhost: a fresh one is made
+    management_url: str
+    database_url: str
+    broker_pid: int = 0
+    rate: float = 50.0
+    lower_rates: list[float] | None = None  # extra paced phases first, e.g. below capacity
+    seconds: float = 20.0
+    concurrency: int = 48
+    saturation_seconds: float = 20.0
+    prefetch: int = 32
+    pool_size: int = 10
+    env: dict[str, str] | None = None
+    profile: str = ""  # directory: pyinstrument each service, write saga-<service>.txt there
+
+
+@dataclass
+class Order:
+    """One order's clock: when its POST started and ended, and when it was confirmed."""
+
+    id: str = ""
+    posted: float = 0.0
+    answered: float = 0.0
+    confirmed: float = 0.0
+
+
+class Shop:
+    """Places orders over HTTP and waits for their confirmation on the wire."""
+
+    def __init__(self, http: httpx.AsyncClient, tap: Stopwatch) -> None:
+        self.http = http
+        self.tap = tap
+
+    async def order(self, timeout: float = 60.0) -> Order:
+        """Place one order and wait until it is confirmed; its clock."""
+        lines = [
+            {"sku": sku, "quantity": 1, "unit_price": 500}
+            for sku in random.sample(SKUS, k=random.randint(1, 3))
+        ]
+        body = {"customer_id": f"bench-{random.randint(0, 999)}", "currency": "EUR", "lines": lines}
+        clock = Order(posted=time.time())
+        response = await self.http.post("/orders", json=body)
+        clock.answered = time.time()
+        response.raise_for_status()
+        clock.id = str(response.json()["order_id"])
+        confirmed = self.tap.expect(clock.id, "order.confirmed.v1")
+        clock.confirmed = (await asyncio.wait_for(confirmed, timeout)).received
+        return clock
+
+
+async def paced(shop: Shop, rate: float, seconds: float) -> list[Order]:
+    """Orders at ``rate`` per second for ``seconds``, whatever the suite's speed (open loop)."""
+    start = time.perf_counter()
+    tasks = []
+    for i in range(round(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(shop.order()))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    return [r for r in results if isinstance(r, Order)]
+
+
+async def saturated(shop: Shop, concurrency: int, seconds: float) -> tuple[list[Order], float]:
+    """``concurrency`` customers ordering back to back; orders confirmed inside the window."""
+    stop = time.time() + seconds
+    done: list[Order] = []
+
+    async def customer() -> None:
+        while time.time() < stop:
+            done.append(await shop.order())
+
+    begin = time.time()
+    await asyncio.gather(*(customer() for _ in range(concurrency)))
+    window = [o for o in done if o.confirmed <= stop]
+    return window, min(seconds, time.time() - begin)
+
+
+def latency(orders: list[Order]) -> dict[str, float]:
+    """POST -> confirmed, and the POST's own answer time, in ms."""
+    total = sorted((o.confirmed - o.posted) * 1000 for o in orders)
+    answer = sorted((o.answered - o.posted) * 1000 for o in orders)
+    span = max(o.confirmed for o in orders) - min(o.posted for o in orders) if orders else 0.0
+    done = {"completed_per_s": len(orders) / span} if span > 0 else {}
+    return {**percentiles(total), "post_p50": percentiles(answer)["p50"], **done}
+
+
+def hops(tap: Stopwatch, orders: list[Order]) -> dict[str, dict[str, float]]:
+    """Per hop p50/p95/p99 (ms) over the orders, from the events' CloudEvents times."""
+    spans: dict[str, list[float]] = {name: [] for name, _, _ in HOPS}
+    for clock in orders:
+        seen = tap.about(clock.id)
+        for name, before, after in HOPS:
+            if after == "wire":
+                start, end = seen[before].time, seen[before].received
+            else:
+                start = clock.posted if before is None else seen[before].time
+                end = seen[after].time
+            spans[name].append((end - start) * 1000)
+    return {name: percentiles(sorted(values)) for name, values in spans.items()}
+
+
+async def run(spec: Spec) -> dict[str, Any]:
+    """Start the suite, run both phases, stop the suite; the measurements."""
+    prefix = f"warren_bench_{uuid.uuid4().hex[:8]}_"
+    async with fresh_vhost(spec.amqp_url, spec.management_url, prefix="warren-bench") as url:
+        env = {
+            "AMQP_URL": url,
+            "DATABASE_URL": spec.database_url,
+            "DATABASE_PREFIX": prefix,
+            "RABBITMQ_MANAGEMENT_URL": spec.management_url,
+            "ENVIRONMENT": "test",
+            "LOG_FORMAT": "json",
+            "PREFETCH": str(spec.prefetch),
+            "POOL_SIZE": str(spec.pool_size),
+            "SEED_STOCK": json.dumps(dict.fromkeys(SKUS, 1_000_000_000)),
+            "PAYMENT_DEFAULT_LIMIT": str(10**9),
+            **(spec.env or {}),
+        }
+        logs = Path(tempfile.mkdtemp(prefix="warren-bench-saga-"))
+        if spec.profile:
+            env |= _profiling(logs, spec.profile)
+        suite = Suite(SERVICES, env=env, ports=PORTS, log_dir=logs)
+        try:
+            await suite.start(timeout=90)
+            return await _measure(spec, url, suite) | {"logs": str(logs)}
+        finally:
+            await suite.stop()
+            await _drop_databases(spec.database_url, prefix)
+
+
+async def _measure(spec: Spec, url: str, suite: Suite) -> dict[str, Any]:
+    pids = {name: s.process.pid for name, s in suite.services.items() if s.process}
+    usage = cpu.Usage(
+        {**pids, "rabbitmq": spec.broker_pid, "load generator": os.getpid()}, ("postgres",)
+    )
+    limits = httpx.Limits(max_connections=spec.concurrency + 64)
+    base = suite.services["orders"].url
+    async with (
+        Stopwatch(url, EXCHANGES) as tap,
+        httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http,
+    ):
+        shop = Shop(http, tap)
+        await paced(shop, 10, 1.0)  # warm: connections, caches, prepared statements
+        result: dict[str, Any] = {
+            "lower": [
+                await _paced_phase(shop, tap, usage, rate, spec.seconds)
+                for rate in spec.lower_rates or []
+            ],
+            "paced": await _paced_phase(shop, tap, usage, spec.rate, spec.seconds),
+        }
+        usage.start()
+        window, seconds = await saturated(shop, spec.concurrency, spec.saturation_seconds)
+        result["saturation"] = {
+            "concurrency": spec.concurrency,
+            "orders": len(window),
+            "rate": len(window) / seconds,
+            **latency(window),
+            "hops": hops(tap, window),
+            "cpu": usage.shares(seconds),
+        }
+    return result
+
+
+# Started in each service process through ``sitecustomize`` (the services stay untouched):
+# pyinstrument samples the main thread from start to exit and writes a text profile at exit.
+# Start-up (imports, migrations) is in it too; the load phases dominate a full run.
+_SITECUSTOMIZE = """
+import atexit, os, signal, sys
+from pyinstrument import Profiler
+_profiler = Profiler(interval=0.001, async_mode="disabled")
+_profiler.start()
+def _write():
+    _profiler.stop()
+    name = sys.argv[0].rsplit("/", 2)[-2] if "/" in sys.argv[0] else "service"
+    path = os.path.join(os.environ["WARREN_BENCH_PROFILE"], f"saga-{name}.txt")
+    show = r".*/(warren|contracts|orders|inventory|payments|notifications|aio_pika|aiormq|"
+    show += r"asyncpg|fastapi|starlette|opentelemetry|structlog|pydantic)/.*"
+    options = {"filter_threshold": 0.01, "show_regex": show}
+    with open(path, "w") as out:
+        out.write(_profiler.output_text(processor_options=options))
+def _exit(signum, frame):
+    raise SystemExit(0)  # uvicorn re-raises SIGTERM after its shutdown: exit through atexit
+signal.signal(signal.SIGTERM, _exit)
+atexit.register(_write)
+"""
+
+
+async def _paced_phase(
+    shop: Shop, tap: Stopwatch, usage: cpu.Usage, rate: float, seconds: float
+) -> dict[str, Any]:
+    usage.start()
+    began = time.time()
+    orders = await paced(shop, rate, seconds)
+    return {
+        "offered": rate,
+        "orders": len(orders),
+        "expected": round(rate * seconds),
+        **latency(orders),
+        "hops": hops(tap, orders),
+        "cpu": usage.shares(time.time() - began),
+    }
+
+
+def _profiling(scratch: Path, output: str) -> dict[str, str]:
+    """Environment that makes every service profile itself into ``output``."""
+    site = scratch / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    Path(output).mkdir(parents=True, exist_ok=True)
+    return {
+        "PYTHONPATH": str(site),
+        "WARREN_BENCH_PROFILE": output,
+        "PYINSTRUMENT_IGNORE_OVERHEAD_WARNING": "1",
+    }
+
+
+async def _drop_databases(server_url: str, prefix: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
+        for row in names:
+            with contextlib.suppress(asyncpg.PostgresError):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    spec = Spec(**json.loads(sys.argv[1]))
+    result = asyncio.run(run(spec))
+    print("RESULT " + json.dumps({**result, "spec": asdict(spec)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
