@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_json
 
 from contracts.event import Event
 from contracts.violation import describe
@@ -57,6 +58,26 @@ def wrap(
         time=time or datetime.now(UTC),
         subject=event.subject,
         data=event.model_dump(mode="json"),
+    )
+
+
+def serialize(event: Event, *, source: str, event_id: str, time: datetime) -> bytes:
+    """The structured-mode body of ``event``: byte for byte ``encode(wrap(event, ...))``.
+
+    The fast path for publishers: the event is already a valid model, so no ``Envelope`` is
+    built and validated on the way out (half the cost per message).
+    """
+    return to_json(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": source,
+            "type": event.type,
+            "time": time,
+            "datacontenttype": DATA_CONTENT_TYPE,
+            "subject": event.subject,
+            "data": event,
+        }
     )
 
 

@@ -168,8 +168,7 @@ class Broker:
         ) as span:
             if span.is_recording():
                 span.set_attributes(_producer_attributes(message))
-            amqp = message.to_amqp()
-            amqp.headers = telemetry.inject(dict(message.headers))
+            amqp = message.to_amqp(headers=telemetry.inject(dict(message.headers)))
             try:
                 async with self._window:
                     await self._send_with_recovery(amqp, message)

@@ -6,6 +6,7 @@ id, persistent delivery, CloudEvents content type). It does not talk to the brok
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import aio_pika
 from aio_pika import DeliveryMode
 
-from contracts.envelope import CONTENT_TYPE, encode, wrap
+from contracts.envelope import CONTENT_TYPE, serialize
 from contracts.event import Event
 from warren import telemetry
 from warren.messaging._topology import events_exchange
@@ -34,11 +35,11 @@ class OutgoingMessage:
     headers: dict[str, Any] = field(default_factory=dict)
     content_type: str = CONTENT_TYPE
 
-    def to_amqp(self) -> aio_pika.Message:
-        """The persistent AMQP message."""
+    def to_amqp(self, headers: dict[str, Any] | None = None) -> aio_pika.Message:
+        """The persistent AMQP message (with ``headers`` instead of the stored ones, if given)."""
         return aio_pika.Message(
             self.body,
-            headers=self.headers,
+            headers=self.headers if headers is None else headers,
             content_type=self.content_type,
             delivery_mode=DeliveryMode.PERSISTENT,
             message_id=self.message_id,
@@ -68,12 +69,12 @@ def prepare(
     (the outbox) continues the trace of the code that caused it.
     """
     now = datetime.now(UTC)
-    envelope = wrap(event, source=source_of(service), event_id=event_id, time=now)
+    event_id = event_id or str(uuid.uuid4())
     return OutgoingMessage(
         exchange=events_exchange(event.producer),
         routing_key=event.type,
-        body=encode(envelope),
-        message_id=envelope.id,
+        body=serialize(event, source=source_of(service), event_id=event_id, time=now),
+        message_id=event_id,
         type=event.type,
         app_id=service,
         timestamp=now,

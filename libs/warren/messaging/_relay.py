@@ -90,6 +90,7 @@ class OutboxRelay:
         self.published = 0
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
 
     def start(self) -> None:
         """Run the relay in a background task."""
@@ -102,6 +103,7 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._disconnect()
 
     async def run(self) -> None:
         """Relay forever: drain, then sleep until a NOTIFY (or ``idle_poll`` seconds)."""
@@ -123,6 +125,8 @@ class OutboxRelay:
                 ) as error:
                     sent, failed = 0, 1
                     log.warning("outbox relay round failed", error=repr(error))
+                    if not isinstance(error, PublishError):
+                        await self._disconnect()  # a fresh connection next round
                 if failed:
                     backoff = min(max(backoff * 2, 0.2), self.max_backoff)
                     await asyncio.sleep(backoff)
@@ -134,8 +138,13 @@ class OutboxRelay:
                     await asyncio.wait_for(wakeups.wait(), self.idle_poll)
 
     async def relay_once(self) -> tuple[int, int]:
-        """One round: claim, publish, mark sent, commit. Returns (sent, failed) counts."""
-        async with self.database.transaction() as conn:
+        """One round: claim, publish, mark sent, commit. Returns (sent, failed) counts.
+
+        The relay has a connection of its own rather than one from the service's pool: behind a
+        busy pool (handlers, HTTP requests) its lag would grow with the load it is meant to drain.
+        """
+        conn = await self._connection()
+        async with conn.transaction():
             rows = await db.claim(conn, self.batch_size)
             if not rows:
                 return 0, 0
@@ -151,6 +160,17 @@ class OutboxRelay:
         self.published += len(sent)
         self.failed += len(rows) - len(sent)
         return len(sent), len(rows) - len(sent)
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.database.url)
+        return self._conn
+
+    async def _disconnect(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._conn.close(timeout=5)
+            self._conn = None
 
     async def measure_backlog(self, timeout: float = 2.0) -> tuple[int, float] | None:
         """Refresh the outbox gauges from the database: (pending rows, oldest age in seconds).

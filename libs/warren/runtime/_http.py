@@ -80,20 +80,19 @@ def runtime_of(request: Request) -> Runtime[Any]:
     return runtime
 
 
-def store(request: Request) -> Any:
+async def store(request: Request) -> Any:
     """Dependency: the service's store for reads, over the pool itself (no transaction).
 
     Each query borrows a connection only while it runs, so a request that reads and also writes
     through the ``writer`` never holds two connections at once: no pool starvation under load.
     """
+    # (async: a plain def dependency would cost a threadpool hop on every request)
     runtime = runtime_of(request)
-    pool: Any = (
-        runtime.database.pool
-    )  # asyncpg.Pool answers fetch/fetchrow/execute like a connection
+    pool: Any = runtime.database.pool  # a Pool answers fetch/fetchrow/execute like a connection
     return runtime.service.store(pool)
 
 
-def writer(request: Request) -> Writer[Any]:
+async def writer(request: Request) -> Writer[Any]:
     """Dependency: the one write path (transaction + outbox) for commands."""
     return runtime_of(request).writer
 

@@ -29,7 +29,9 @@ class ServiceSettings(BaseSettings):
     database_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
-    prefetch: int = Field(default=32, ge=1, le=65535)
+    # Keep PREFETCH <= POOL_SIZE: every delivery in flight holds a pooled connection while its
+    # handler runs, and deliveries beyond the pool only queue for one.
+    prefetch: int = Field(default=10, ge=1, le=65535)
     retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
     delivery_limit: int = Field(default=20, ge=1)
     drain_timeout: float = Field(default=20.0, gt=0)

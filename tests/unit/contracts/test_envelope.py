@@ -141,3 +141,17 @@ def test_decode_names_what_is_wrong_with_the_envelope(
         decode(as_bytes(valid_body(**changes)))
 
     assert refused.match(problem)
+
+
+def test_serialize_writes_exactly_what_wrap_then_encode_writes() -> None:
+    from datetime import UTC, datetime
+
+    from contracts.catalogue import REGISTRY
+    from contracts.envelope import encode, serialize, wrap
+    from contracts.examples import example
+
+    at = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    for event_class in REGISTRY:
+        event = example(event_class)
+        slow = encode(wrap(event, source="/warren/x", event_id="id-1", time=at))
+        assert serialize(event, source="/warren/x", event_id="id-1", time=at) == slow
