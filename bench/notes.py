@@ -9,11 +9,10 @@ HEADER = """\
 Written by `make bench` (`python -m bench`); mode: **{mode}**, {when}, took {minutes:.1f} min.
 Load average at start **{load}**, at end {load_end} (1, 5, 15 min).
 
-> **Read with care.** This run was made on a 2-core machine shared with other parallel work
-> (load average above), so absolute rates are low and noisy and the ratios carry that noise. The
-> lead will re-run `make bench` on a quiet machine and replace this file. Where the rates disagree
-> between rounds, the CPU time per message (µs/msg, the client process's own CPU) is the steadier
-> measure of what each layer costs: on a quiet machine the client's CPU is the bottleneck and
+> **Read with care.** A 2-core machine: the client, the broker (and for the saga PostgreSQL and
+> four services) share two cores, so rates move between rounds and ratios carry that noise. Where
+> the rates disagree between rounds, the CPU time per message (µs/msg, the client process's own
+> CPU) is the steadier measure of what each layer costs: the client's CPU is the bottleneck and
 > throughput ≈ 1 / (CPU per message).
 
 ## How it is measured
@@ -53,21 +52,25 @@ Load average at start **{load}**, at end {load_end} (1, 5, 15 min).
 """
 
 TARGET_NOTES = """\
-How to read the verdicts of the run recorded on 2026-11-23 (the lead's quiet re-run supersedes
-them): throughput ratios moved by up to 3x between rounds on the loaded machine, so a *met* on
-throughput alone is not evidence; the last column applies the same ratio to CPU per message, the
-steadier measure, and by it no messaging target is met yet (warren costs 1.2-1.3x raw per message,
-about what FastStream costs). The 1,000 msgs/s latency case could not be measured meaningfully:
-on this machine even raw aio-pika did not sustain 1,000 msgs/s end to end (~730-960), so its
-percentiles are queueing delay, not latency. The saga's capacity here was ~30 orders/s, below the
-50/s offered rate, hence seconds of queueing there; at 20/s its p99 was 0.84 s. The full
-`make bench` took 16 min at this load; on a quiet machine it should be about 10.
+How to read the verdicts: throughput ratios move between rounds on two shared cores, so a *met*
+on throughput alone is weak evidence; the last column applies the same ratio to CPU per message,
+the steadier measure. By it warren costs about 1.1-1.3x raw aio-pika per message without tracing
+(publish 1.24x, consume 1.12-1.33x) — in FastStream's range, not yet the 0.90 / 1.3x-FastStream
+targets — and about 2.1-2.2x with tracing recording every span. The 1,000 msgs/s latency case is
+not meaningful here: even raw aio-pika did not sustain 1,000 msgs/s end to end on this machine, so
+its percentiles are queueing delay, not latency. The saga's capacity on two cores shared by seven
+processes is below the 50/s offered rate, hence seconds of queueing at 50/s; see the saga table
+for the lower paced rate.
 """
 
 FINDINGS = """\
 ## What bounds it, and what to change (profiles of 2026-11-23)
 
 Written by hand from `bench/profiles/` and the *CPU per step* table; re-check after changes.
+Already applied before the run above: the relay's own connection and `PREFETCH` 10 ≤ `POOL_SIZE`
+(item 6), the envelope written straight from the event (`contracts.envelope.serialize`, half the
+cost of building and validating an `Envelope`), the AMQP message built once, async HTTP
+dependencies. The rest is the plan for the next round.
 The client's CPU per message is what separates the contenders: the broker and PostgreSQL are
 well below a core in every messaging run. Ranked by expected gain:
 
