@@ -21,6 +21,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 def _crd_folder() -> Path:
     """``K8S_CRDS`` if set, else the workplace's shared folder beside (or above) the checkout."""
     explicit = os.environ.get("K8S_CRDS")
