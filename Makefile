@@ -36,7 +36,7 @@ services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones
 	infra/local/ensure-services
 
 # Tests refuse to skip for want of servers under `make test`: a missing server is a failure.
-TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1
+TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1 HYPOTHESIS_PROFILE=make-test
 
 test: install lint  ## lint, then every test layer (needs RabbitMQ + PostgreSQL)
 	$(TEST_ENV) $(PYTEST) tests -m "not long"

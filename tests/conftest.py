@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings
 
 from warren.testing import (
     Servers,
@@ -14,6 +15,12 @@ from warren.testing import (
     fresh_database,
     fresh_vhost,
 )
+
+# `make test` fuzzes with a fixed seed so CI is reproducible; run with HYPOTHESIS_PROFILE=explore
+# (or without the variable) to let hypothesis and schemathesis look somewhere new.
+settings.register_profile("make-test", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

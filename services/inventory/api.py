@@ -55,7 +55,7 @@ async def get_stock(sku: SkuPath, store: Store) -> StockView:
     return await _stock(store, sku)
 
 
-@router.put("/{sku}", response_model=StockView)
+@router.put("/{sku}", response_model=StockView, responses=runtime.UNREADABLE_BODY)
 async def set_stock(sku: SkuPath, body: SetLevelRequest, writer: Writer, store: Store) -> StockView:
     """Set a SKU's available units (adding the SKU if new); answers the new level."""
     await writer.execute(_set_level, domain.SetLevel(sku=sku, available=body.available))

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from contracts.money import NO_CONTROL_CHARACTERS
 from notifications import domain
 from notifications.store import NotificationStore
 from warren import runtime
@@ -39,7 +40,7 @@ class NotificationView(BaseModel):
 async def list_notifications(
     store: Store,
     order_id: uuid.UUID | None = None,
-    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    customer_id: Annotated[str | None, Query(max_length=128, pattern=NO_CONTROL_CHARACTERS)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[NotificationView]:
     """Newest first, optionally about one order and/or for one customer."""

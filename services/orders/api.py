@@ -15,7 +15,13 @@ from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.event import Event
-from contracts.money import MAX_MINOR_UNITS, Currency, CustomerId, Money
+from contracts.money import (
+    MAX_MINOR_UNITS,
+    NO_CONTROL_CHARACTERS,
+    Currency,
+    CustomerId,
+    Money,
+)
 from contracts.orders import OrderLine
 from orders import domain
 from orders.store import OrderStore
@@ -34,7 +40,7 @@ class PlaceOrderRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: CustomerId
+    customer_id: Annotated[CustomerId, Field(pattern=NO_CONTROL_CHARACTERS)]
     currency: Currency
     lines: list[OrderLine] = Field(min_length=1, max_length=100)
 
@@ -74,7 +80,12 @@ class OrderView(BaseModel):
     trace_id: str | None = Field(description="open http://localhost:16686/trace/<trace_id>")
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=runtime.UNREADABLE_BODY,
+)
 async def place_order(
     body: PlaceOrderRequest,
     response: Response,
@@ -115,7 +126,7 @@ async def get_order(order_id: uuid.UUID, store: Store) -> OrderView:
 @router.get("", response_model=list[OrderView])
 async def list_orders(
     store: Store,
-    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    customer_id: Annotated[str | None, Query(max_length=128, pattern=NO_CONTROL_CHARACTERS)] = None,
     status_: Annotated[domain.Status | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[OrderView]:

@@ -129,6 +129,10 @@ async def test_bad_http_input_is_explained(shop) -> None:
     assert missing.status_code == 404
     assert "not found" in missing.json()["detail"]
     assert (await orders.get("/orders/not-a-uuid")).status_code == 422
+    # a NUL byte would reach PostgreSQL, which refuses it: the edge refuses it first (was a 500)
+    assert (await orders.get("/orders", params={"customer_id": "a\x00b"})).status_code == 422
+    nul = {"customer_id": "a\x00b", "currency": "EUR", "lines": LINE}
+    assert (await orders.post("/orders", json=nul)).status_code == 422
 
 
 async def _unsent(shop) -> int:

@@ -5,7 +5,14 @@ A service's ``main.build()`` returns a ``Service``; ``run(build)`` serves it. Ro
 """
 
 from warren.runtime._asyncapi import asyncapi_document, event_schema
-from warren.runtime._http import NOT_FOUND, Problem, create_app, store, writer
+from warren.runtime._http import (
+    NOT_FOUND,
+    UNREADABLE_BODY,
+    Problem,
+    create_app,
+    store,
+    writer,
+)
 from warren.runtime._runner import run
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service, Step, Subscription
@@ -15,6 +22,7 @@ from warren.runtime._unit_of_work import Writer
 
 __all__ = [
     "NOT_FOUND",
+    "UNREADABLE_BODY",
     "Problem",
     "Runtime",
     "Service",

@@ -36,6 +36,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 """``responses=`` for routes that answer 404, so the OpenAPI document says so."""
 
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body could not be read as JSON (e.g. not UTF-8)"}
+}
+"""``responses=`` for routes that take a JSON body: FastAPI answers 400 when it cannot parse it."""
+
 
 @health.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict[str, str]:
