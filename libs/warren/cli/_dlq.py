@@ -26,7 +26,6 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from contracts.envelope import CONTENT_TYPE
 from warren.cli._app import app
 from warren.cli._publish import (
     DEFAULT_AMQP_URL,
@@ -37,7 +36,7 @@ from warren.cli._publish import (
     management_of,
     vhost_of,
 )
-from warren.messaging import Broker, OutgoingMessage, PublishError
+from warren.messaging import Broker, OutgoingMessage, PublishError, retry_exchange
 
 dlq = typer.Typer(
     help="Dead-letter queues: list them, show their messages, replay or purge them.",
@@ -254,18 +253,8 @@ def replayed(message: AbstractIncomingMessage, dead_letter_queue: str) -> Outgoi
     kept["x-replayed-at"] = datetime.now(UTC).isoformat()
     kept["x-replay-count"] = (count if isinstance(count, int) else 0) + 1
     service = origin.split(".", 1)[0]  # a work queue is <service>.<purpose>
-    return OutgoingMessage(
-        exchange=f"{service}.retry",  # bound to each work queue with the queue's name as key
-        routing_key=origin,
-        body=message.body,
-        message_id=message.message_id or "",
-        type=message.type or "",
-        app_id=message.app_id or "",
-        timestamp=message.timestamp or datetime.now(UTC),
-        correlation_id=message.correlation_id,
-        headers=kept,
-        content_type=message.content_type or CONTENT_TYPE,
-    )
+    # every work queue is bound to its service's retry exchange with its own name as the key
+    return OutgoingMessage.readdressed(message, retry_exchange(service), origin, kept)
 
 
 async def _peek(amqp_url: str, queue: str, limit: int) -> tuple[int, list[DeadMessage]]:

@@ -27,7 +27,14 @@ from warren.messaging._errors import (
 from warren.messaging._message import OutgoingMessage, prepare
 from warren.messaging._nodes import node_urls
 from warren.messaging._relay import OutboxRelay, to_record
-from warren.messaging._topology import Handler, RetryPolicy, WorkQueue
+from warren.messaging._topology import (
+    Handler,
+    RetryPolicy,
+    WorkQueue,
+    dead_letter_exchange,
+    events_exchange,
+    retry_exchange,
+)
 
 __all__ = [
     "Broker",
@@ -47,11 +54,14 @@ __all__ = [
     "UnexpectedEventType",
     "UnroutableError",
     "WorkQueue",
+    "dead_letter_exchange",
     "definitions",
+    "events_exchange",
     "node_urls",
     "password_hash",
     "permission",
     "prepare",
+    "retry_exchange",
     "to_record",
     "user_name",
 ]

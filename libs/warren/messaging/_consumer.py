@@ -8,6 +8,7 @@ the edge, the CONSUMER span, the handler call, retries through delay queues, DLQ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -29,7 +30,6 @@ from warren.messaging._delivery import Delivery
 from warren.messaging._errors import (
     MalformedMessage,
     PermanentError,
-    PublishError,
     SchemaViolation,
     UnexpectedEventType,
 )
@@ -136,9 +136,19 @@ class Consumer:
             self._tasks.add(task)
         try:
             await self._process(message)
-        except (AMQPError, ChannelInvalidStateError, ConnectionError, PublishError) as error:
+        except (AMQPError, ChannelInvalidStateError, ConnectionError) as error:
             # The channel went away mid-flight; the broker redelivers the unacked message.
             log.warning("delivery interrupted", queue=self.queue.name, error=repr(error))
+        except Exception:
+            # Retrying or dead-lettering it ourselves failed (e.g. the DLQ copy was refused):
+            # reject it so the queue's own dead-lettering moves it to the DLQ (with x-death).
+            log.exception(
+                "could not retry or dead-letter a message; rejecting it to the DLQ",
+                queue=self.queue.name,
+                message_id=message.message_id,
+            )
+            with contextlib.suppress(AMQPError, ChannelInvalidStateError, ConnectionError):
+                await message.reject(requeue=False)
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -255,7 +265,7 @@ class Consumer:
             "x-last-error-message": _truncate(str(error)),
         }
         await self.broker.send(
-            _copy(
+            OutgoingMessage.readdressed(
                 message, retry_exchange(self.queue.service), self.queue.delay_queue(delay), headers
             )
         )
@@ -295,7 +305,7 @@ class Consumer:
             "x-queue": self.queue.name,
         }
         await self.broker.send(
-            _copy(
+            OutgoingMessage.readdressed(
                 message,
                 dead_letter_exchange(self.queue.service),
                 self.queue.dead_letter_queue,
@@ -359,23 +369,11 @@ def _carry_origin(message: AbstractIncomingMessage) -> dict[str, Any]:
     return headers
 
 
-def _copy(
-    message: AbstractIncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]
-) -> OutgoingMessage:
-    """The same body and properties, re-addressed, with ``headers``."""
-    return OutgoingMessage(
-        exchange=exchange,
-        routing_key=routing_key,
-        body=message.body,
-        message_id=message.message_id or "",
-        type=message.type or "",
-        app_id=message.app_id or "",
-        timestamp=message.timestamp or datetime.now(UTC),
-        correlation_id=message.correlation_id,
-        headers=headers,
-        content_type=message.content_type or CONTENT_TYPE,
-    )
-
-
 def _truncate(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_MESSAGE else text[: MAX_ERROR_MESSAGE - 1] + "…"
+    """At most ``MAX_ERROR_MESSAGE`` characters, encodable as UTF-8 for an AMQP header.
+
+    Error messages quote the input, and undecodable input shows up as lone surrogates, which no
+    header can carry: they are replaced rather than failing the dead-lettering itself.
+    """
+    safe = text.encode("utf-8", "replace").decode("utf-8")
+    return safe if len(safe) <= MAX_ERROR_MESSAGE else safe[: MAX_ERROR_MESSAGE - 1] + "…"

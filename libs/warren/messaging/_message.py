@@ -13,6 +13,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika import DeliveryMode
+from aio_pika.abc import AbstractIncomingMessage
 
 from contracts.envelope import CONTENT_TYPE, serialize
 from contracts.event import Event
@@ -34,6 +35,31 @@ class OutgoingMessage:
     correlation_id: str | None = None
     headers: dict[str, Any] = field(default_factory=dict)
     content_type: str = CONTENT_TYPE
+
+    @classmethod
+    def readdressed(
+        cls,
+        message: AbstractIncomingMessage,
+        exchange: str,
+        routing_key: str,
+        headers: dict[str, Any],
+    ) -> OutgoingMessage:
+        """A received message's body and properties, sent on to ``exchange`` with ``headers``.
+
+        How retries, dead letters and DLQ replays forward a message without touching its body.
+        """
+        return cls(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=message.body,
+            message_id=message.message_id or "",
+            type=message.type or "",
+            app_id=message.app_id or "",
+            timestamp=message.timestamp or datetime.now(UTC),
+            correlation_id=message.correlation_id,
+            headers=headers,
+            content_type=message.content_type or CONTENT_TYPE,
+        )
 
     def to_amqp(self, headers: dict[str, Any] | None = None) -> aio_pika.Message:
         """The persistent AMQP message (with ``headers`` instead of the stored ones, if given)."""

@@ -18,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from contracts.envelope import CONTENT_TYPE, Envelope
 from contracts.event import Event
-from warren.messaging import WorkQueue
+from warren.messaging import WorkQueue, events_exchange
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 
@@ -161,7 +161,7 @@ def _server(url: str, vhost: str) -> dict[str, Any]:
 
 
 def _event_channel(event: type[Event], vhost: str) -> dict[str, Any]:
-    exchange = f"{event.producer}.events"
+    exchange = events_exchange(event.producer)
     return {
         "address": event.type,
         "title": event.type,
@@ -186,7 +186,7 @@ def _event_channel(event: type[Event], vhost: str) -> dict[str, Any]:
 
 def _queue_channel(queue: WorkQueue, vhost: str) -> dict[str, Any]:
     bound = [
-        {"exchange": f"{event.producer}.events", "routingKey": event.type}
+        {"exchange": events_exchange(event.producer), "routingKey": event.type}
         for event in sorted(queue.handlers, key=lambda e: e.type)
     ]
     return {

@@ -7,7 +7,7 @@ Each command runs its own event loop (``asyncio.run``), so tests call it through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -15,9 +15,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from contracts.event import Event
 from warren.cli import app
-from warren.messaging import Broker, Consumer, Handler, RetryPolicy, WorkQueue
 
 SERVICE = "probe"
 
@@ -35,42 +33,6 @@ def cli() -> Cli:
         )
 
     return invoke
-
-
-@pytest.fixture
-async def broker(vhost_url: str) -> AsyncIterator[Broker]:
-    """A connected ``Broker`` for service ``probe`` on this test's vhost."""
-    connected = Broker(vhost_url, SERVICE)
-    await connected.connect()
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def consumer_for(broker: Broker) -> AsyncIterator[Callable[..., Awaitable[Consumer]]]:
-    """``await consumer_for(handlers)``: ``probe.work`` declared and consumed, stopped after."""
-    started: list[Consumer] = []
-
-    async def make(handlers: Mapping[type[Event], Handler], *, purpose: str = "work") -> Consumer:
-        queue = WorkQueue(SERVICE, purpose, handlers, prefetch=10, retry=RetryPolicy((0.1,)))
-        await broker.declare([queue])
-        consumer = Consumer(broker, queue, drain_timeout=5.0)
-        await consumer.start()
-        started.append(consumer)
-        return consumer
-
-    yield make
-    for consumer in started:
-        await consumer.stop()
-
-
-@pytest.fixture
-async def raw_channel(vhost_url: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
-    """A plain aio-pika channel on the same vhost, as an operator's own client would use."""
-    connection = await aio_pika.connect(vhost_url)
-    channel = await connection.channel()
-    yield channel
-    await connection.close()
 
 
 Depth = Callable[[str], Awaitable[int]]

@@ -3,8 +3,7 @@ a fresh service database, metric deltas read from the process's Prometheus regis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from opentelemetry import trace
@@ -14,9 +13,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from contracts.event import Event
 from warren import db
-from warren.messaging import Broker, Consumer, Handler, RetryPolicy, WorkQueue
+from warren.messaging import Broker
 
 SERVICE = "probe"
 
@@ -63,31 +61,6 @@ async def broker(vhost_url: str, spans: Spans) -> AsyncIterator[Broker]:
     await connected.connect()
     yield connected
     await connected.close()
-
-
-MakeConsumer = Callable[..., Any]
-
-
-@pytest.fixture
-async def consumer_for(broker: Broker) -> AsyncIterator[MakeConsumer]:
-    """``await consumer_for(handlers, retry=..)``: declared, started, stopped after the test."""
-    started: list[Consumer] = []
-
-    async def make(
-        handlers: Mapping[type[Event], Handler], *, retry: RetryPolicy | None = None
-    ) -> Consumer:
-        queue = WorkQueue(
-            SERVICE, "work", handlers, prefetch=10, retry=retry or RetryPolicy((0.1, 0.2))
-        )
-        await broker.declare([queue])
-        consumer = Consumer(broker, queue, drain_timeout=5.0)
-        await consumer.start()
-        started.append(consumer)
-        return consumer
-
-    yield make
-    for consumer in started:
-        await consumer.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Messaging test fixtures: a connected broker on a fresh vhost, consumers that clean up."""
+"""Integration fixtures: a connected broker on a fresh vhost, consumers that clean up, a raw
+channel and a drain, shared by the messaging, CLI and telemetry tests."""
 
 from __future__ import annotations
 
