@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from warren.runtime import Suite
-from warren.testing import EventTap, Servers, free_ports, fresh_vhost, wait_until
+from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 # Consumers first, the HTTP entry point last: every queue exists before the first order.
 SERVICES = ("notifications", "payments", "inventory", "orders")
@@ -130,7 +130,7 @@ async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIte
         await client.close()
     finally:
         await suite.stop()
-        await _drop_databases(servers.database_url, prefix)
+        await drop_databases(servers.database_url, prefix)
 
 
 @pytest.fixture
@@ -138,15 +138,3 @@ async def tap(suite_vhost: str, shop: Shop) -> AsyncIterator[EventTap]:
     """Every event published during one test."""
     async with EventTap(suite_vhost, EXCHANGES) as events:
         yield events
-
-
-async def _drop_databases(server_url: str, prefix: str) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        names = await conn.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-        )
-        for row in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
-    finally:
-        await conn.close()

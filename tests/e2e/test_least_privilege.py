@@ -6,13 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 
 from warren.cli._topology import service_topologies
 from warren.runtime import Suite
-from warren.testing import Servers, free_ports, provisioned_vhost, wait_until
+from warren.testing import Servers, drop_databases, free_ports, provisioned_vhost, wait_until
 
 SERVICES = ("notifications", "payments", "inventory", "orders")
 
@@ -36,10 +35,7 @@ async def production_suite(servers: Servers, tmp_path) -> AsyncIterator[Suite]:
             yield suite
         finally:
             await suite.stop()
-            conn = await asyncpg.connect(servers.database_url)
-            for name in SERVICES:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{prefix}{name}" WITH (FORCE)')
-            await conn.close()
+            await drop_databases(servers.database_url, prefix)
 
 
 async def test_services_run_as_their_own_users_and_complete_the_saga(production_suite) -> None:

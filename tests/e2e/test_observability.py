@@ -25,7 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -37,7 +36,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from prometheus_client.parser import text_string_to_metric_families
 
 from warren.runtime import Suite
-from warren.testing import Servers, free_ports, fresh_vhost, wait_until
+from warren.testing import Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 SERVICES = ("notifications", "payments", "inventory", "orders")
 SERVER, CLIENT = ProtoSpan.SPAN_KIND_SERVER, ProtoSpan.SPAN_KIND_CLIENT
@@ -259,7 +258,7 @@ async def traced_shop(
             for client in http.values():
                 await client.aclose()
             await suite.stop()
-            await _drop_databases(servers.database_url, prefix)
+            await drop_databases(servers.database_url, prefix)
 
 
 @pytest.mark.parametrize(
@@ -484,15 +483,3 @@ def _value(value: AnyValue) -> Any:
 
 async def _now(value: Any) -> Any:
     return value
-
-
-async def _drop_databases(server_url: str, prefix: str) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        names = await conn.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
-        )
-        for row in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
-    finally:
-        await conn.close()

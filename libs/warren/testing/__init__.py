@@ -4,7 +4,7 @@ Public API, like structlog's ``testing``: a project's tests use these to talk to
 PostgreSQL. Nothing here mocks a broker or a database.
 """
 
-from warren.testing._database import fresh_database
+from warren.testing._database import drop_databases, fresh_database
 from warren.testing._faults import close_connections
 from warren.testing._ports import free_port, free_ports
 from warren.testing._postgres_cluster import PostgresCluster, postgres_cluster
@@ -25,6 +25,7 @@ __all__ = [
     "Tapped",
     "close_connections",
     "discover_servers",
+    "drop_databases",
     "free_port",
     "free_ports",
     "fresh_database",

@@ -31,3 +31,16 @@ async def fresh_database(server_url: str, prefix: str = "warren_test") -> AsyncI
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def drop_databases(server_url: str, prefix: str) -> None:
+    """Drop every database whose name starts with ``prefix`` (a suite's per-service databases)."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        names = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix
+        )
+        for row in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await admin.close()
