@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 from typing import Any
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, ExchangeType
+from aiormq import spec
+from aiormq.abc import AbstractChannel
 from aiormq.exceptions import (
     AMQPConnectionError,
     AMQPError,
@@ -68,7 +69,7 @@ class Broker:
         self._window = asyncio.Semaphore(max_in_flight)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
-        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._underlay: AbstractChannel | None = None
         self._tracer = telemetry.tracer("warren.messaging")
         self._span_names: dict[str, str] = {}
         self._meter = PublishMeter()
@@ -159,8 +160,12 @@ class Broker:
 
         The PRODUCER span continues the trace context the message carries (the one ``prepare``
         recorded, possibly long ago in an outbox row), and the message leaves with the context
-        of this span, so its consumer's span is this span's child.
+        of this span, so its consumer's span is this span's child. With no tracer provider
+        installed there is no span to make: the message leaves with the context it carries.
         """
+        if not telemetry.tracing_installed():
+            await self._send_counted(message, message.headers)
+            return
         with self._tracer.start_as_current_span(
             self._span_name(message.exchange),
             context=telemetry.extract(message.headers),
@@ -168,15 +173,17 @@ class Broker:
         ) as span:
             if span.is_recording():
                 span.set_attributes(_producer_attributes(message))
-            amqp = message.to_amqp(headers=telemetry.inject(dict(message.headers)))
-            try:
-                async with self._window:
-                    await self._send_with_recovery(amqp, message)
-            except PublishError as error:
-                outcome = "unroutable" if isinstance(error, UnroutableError) else "failed"
-                self._meter.count_failure(message.exchange, message.type, outcome)
-                raise
-            self._meter.count_ok(message.exchange, message.type)
+            await self._send_counted(message, telemetry.inject(dict(message.headers)))
+
+    async def _send_counted(self, message: OutgoingMessage, headers: dict[str, Any]) -> None:
+        try:
+            async with self._window:
+                await self._send_with_recovery(message, message.properties(headers))
+        except PublishError as error:
+            outcome = "unroutable" if isinstance(error, UnroutableError) else "failed"
+            self._meter.count_failure(message.exchange, message.type, outcome)
+            raise
+        self._meter.count_ok(message.exchange, message.type)
 
     def _span_name(self, exchange: str) -> str:
         name = self._span_names.get(exchange)
@@ -184,18 +191,29 @@ class Broker:
             name = self._span_names[exchange] = f"publish {exchange}"
         return name
 
-    async def _send_with_recovery(self, amqp: aio_pika.Message, message: OutgoingMessage) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.publish_timeout
+    async def _send_with_recovery(
+        self, message: OutgoingMessage, properties: spec.Basic.Properties
+    ) -> None:
+        """Publish on the channel below the robust one; after a drop, wait for it and again.
+
+        aiormq's ``basic_publish`` is what ``aio_pika.Exchange.publish`` ends in; calling it
+        directly skips building an ``aio_pika.Message`` and an exchange lookup per message. The
+        robust channel still owns recovery: each attempt takes its current underlying channel.
+        """
+        deadline = None
         while True:
-            await self._wait_connected(message.message_id)
-            channel = self._publishing_channel()
             try:
-                async with asyncio.timeout(self.publish_timeout):  # a drop mid-publish waits too
-                    exchange = await self._exchange(channel, message.exchange)
-                    await exchange.publish(
-                        amqp, message.routing_key, mandatory=True, timeout=self.publish_timeout
-                    )
+                channel = self._underlay
+                if channel is None or channel.is_closed:
+                    channel = await self._reopened_channel(message.message_id)
+                await channel.basic_publish(
+                    message.body,
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                    properties=properties,
+                    mandatory=True,
+                    timeout=self.publish_timeout,
+                )
                 return
             except Returned as error:
                 raise UnroutableError(
@@ -204,20 +222,20 @@ class Broker:
             except DeliveryError as error:
                 raise PublishError(f"broker refused message {message.message_id}") from error
             except _CONNECTION_ERRORS as error:
-                if loop.time() >= deadline:
+                now = asyncio.get_running_loop().time()
+                deadline = deadline or now + self.publish_timeout
+                if now >= deadline:
                     raise PublishError(f"broker unreachable: {error!r}") from error
                 log.warning("publish interrupted, retrying", message_id=message.message_id)
-                await self._wait_ready(deadline - loop.time())
+                await self._wait_ready(deadline - now)
             except TimeoutError as error:
                 raise PublishError(f"no confirm within {self.publish_timeout} s") from error
 
-    async def _exchange(
-        self, channel: AbstractRobustChannel, name: str
-    ) -> aio_pika.abc.AbstractExchange:
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = self._exchanges[name] = await channel.get_exchange(name, ensure=False)
-        return exchange
+    async def _reopened_channel(self, message_id: str) -> AbstractChannel:
+        """The publishing channel's current underlying channel, once the connection is up."""
+        await self._wait_connected(message_id)
+        self._underlay = await self._publishing_channel().get_underlay_channel()
+        return self._underlay
 
     def _publishing_channel(self) -> AbstractRobustChannel:
         if self._channel is None:
@@ -257,6 +275,7 @@ class Broker:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+            self._underlay = None
         if self._connection is not None:
             await self._connection.close()
             self._connection = None

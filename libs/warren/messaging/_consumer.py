@@ -11,17 +11,20 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
-from aiormq.exceptions import AMQPError, ChannelInvalidStateError
+from aio_pika.abc import AbstractRobustChannel
+from aiormq.abc import DeliveredMessage
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError, ChannelNotFoundEntity
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
-from contracts.envelope import CONTENT_TYPE, EnvelopeError, decode
+from contracts.envelope import CONTENT_TYPE, Envelope, EnvelopeError, decode, decode_as
 from contracts.event import Event
 from contracts.violation import describe
 from warren import telemetry
@@ -53,6 +56,11 @@ class Consumer:
     once; any other exception schedules a retry through the queue's delay queues until the retry
     policy is spent, then dead-letters it. Retry and DLQ copies are published with confirms before
     the original is acked, so nothing is lost between the two.
+
+    It subscribes on the channel below aio-pika's robust one (aiormq's): a delivery costs one
+    task and no ``aio_pika.IncomingMessage``. The robust channel still reconnects and restores
+    the queue and the prefetch; this consumer subscribes again after each reopen, and again
+    once its queue is back after the broker cancelled the subscription.
     """
 
     def __init__(self, broker: Broker, queue: WorkQueue, *, drain_timeout: float = 30.0) -> None:
@@ -61,11 +69,11 @@ class Consumer:
         self.drain_timeout = drain_timeout
         self._types = queue.event_types
         self._channel: AbstractRobustChannel | None = None
-        self._amqp_queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._stopping = False
         self._was_consuming = True
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._resubscribing: asyncio.Task[None] | None = None
         self._tracer = telemetry.tracer("warren.messaging")
         self._span_name = f"process {queue.name}"
         self._meters = {name: ConsumeMeter.of(queue.name, name) for name in self._types}
@@ -81,14 +89,14 @@ class Consumer:
         """True while the broker delivers to this consumer (for ``/readyz``); never raises.
 
         False while the channel is down, and after the broker cancelled the subscription (its
-        queue was deleted, or the node holding it was lost). The robust channel re-subscribes by
-        itself once the queue is back; this turns True again then.
+        queue was deleted, or the node holding it was lost). The consumer subscribes again by
+        itself once the channel or the queue is back; this turns True again then.
         """
         if self._channel is None or self._tag is None or self._stopping:
             return False
         try:
             channel = await asyncio.wait_for(self._channel.get_underlay_channel(), timeout)
-            consuming = self._tag in getattr(channel, "consumers", {})  # aiormq: tag -> callback
+            consuming = _subscribed(channel, self._tag)
         except Exception:  # any failure means "not consuming"; the probe must not crash
             consuming = False
         if consuming != self._was_consuming:
@@ -104,8 +112,62 @@ class Consumer:
         self._is_debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
         self._channel = await self.broker.channel()
         await self._channel.set_qos(prefetch_count=self.queue.prefetch)
-        self._amqp_queue = await self._channel.declare_queue(self.queue.name, passive=True)
-        self._tag = await self._amqp_queue.consume(self._on_message)
+        await self._channel.declare_queue(self.queue.name, passive=True)  # clear error if absent
+        self._tag = f"{self.queue.name}.{uuid.uuid4().hex}"
+        self._channel.reopen_callbacks.add(self._on_reopen)
+        await self._subscribe()
+
+    async def _subscribe(self) -> None:
+        """Consume on the robust channel's current underlying channel (idempotent)."""
+        if self._channel is None or self._tag is None or self._stopping:
+            return
+        channel = await self._channel.get_underlay_channel()
+        if _subscribed(channel, self._tag):
+            return
+        channel.on_consumer_cancel_callbacks.add(self._on_cancelled_by_broker)
+        await channel.basic_consume(self.queue.name, self._on_delivery, consumer_tag=self._tag)
+
+    async def _on_reopen(self, *_: object) -> None:
+        """The robust channel is back (new connection or channel): subscribe on it again."""
+        try:
+            await self._subscribe()
+        except (AMQPError, ChannelInvalidStateError, ConnectionError) as error:
+            log.warning("could not subscribe again", queue=self.queue.name, error=repr(error))
+            self._resubscribe_later()
+
+    def _on_cancelled_by_broker(self, frame: Any) -> None:
+        if frame.consumer_tag == self._tag and not self._stopping:
+            log.warning("subscription cancelled by the broker", queue=self.queue.name)
+            self._resubscribe_later()
+
+    def _resubscribe_later(self) -> None:
+        if self._resubscribing is None or self._resubscribing.done():
+            self._resubscribing = asyncio.create_task(self._resubscribe())
+
+    async def _resubscribe(self, first_delay: float = 0.5, max_delay: float = 5.0) -> None:
+        """Until the queue exists again (checked on a channel of its own), then consume it."""
+        delay = first_delay
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+            try:
+                if await self._queue_exists():
+                    await self._subscribe()
+                    log.info("subscribed again", queue=self.queue.name)
+                    return
+            except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError) as error:
+                log.warning("queue not consumable yet", queue=self.queue.name, error=repr(error))
+
+    async def _queue_exists(self) -> bool:
+        probe = await self.broker.connection.channel()  # a 404 closes this one, not ours
+        try:
+            await probe.declare_queue(self.queue.name, passive=True)
+            return True
+        except ChannelNotFoundEntity:
+            return False
+        finally:
+            with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                await probe.close()
 
     async def stop(self) -> None:
         """Stop taking messages, let in-flight handlers finish (bounded), then close the channel.
@@ -114,21 +176,27 @@ class Consumer:
         go back to the queue when the channel closes, as do prefetched ones not yet started.
         """
         self._stopping = True
-        if self._amqp_queue is not None and self._tag is not None:
+        if self._resubscribing is not None:
+            self._resubscribing.cancel()
+        if self._channel is not None and self._tag is not None:
             try:
-                await self._amqp_queue.cancel(self._tag)
-            except (AMQPError, ChannelInvalidStateError):
+                channel = await asyncio.wait_for(self._channel.get_underlay_channel(), 5.0)
+                if _subscribed(channel, self._tag):
+                    await channel.basic_cancel(self._tag)
+            except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError):
                 log.warning("consumer cancel failed; closing the channel", queue=self.queue.name)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.drain_timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
-        self._channel = self._amqp_queue = self._tag = None
+        if self._channel is not None:
+            self._channel.reopen_callbacks.discard(self._on_reopen)
+            if not self._channel.is_closed:
+                await self._channel.close()
+        self._channel = self._tag = None
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
         if self._stopping:
             return  # not acked: requeued when the channel closes
         task = asyncio.current_task()
@@ -145,38 +213,57 @@ class Consumer:
             log.exception(
                 "could not retry or dead-letter a message; rejecting it to the DLQ",
                 queue=self.queue.name,
-                message_id=message.message_id,
+                message_id=message.header.properties.message_id,
             )
             with contextlib.suppress(AMQPError, ChannelInvalidStateError, ConnectionError):
-                await message.reject(requeue=False)
+                await message.channel.basic_reject(_tag_of(message), requeue=False)
         finally:
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _process(self, message: AbstractIncomingMessage) -> None:
-        attempt = _attempts(message) + 1
+    async def _process(self, message: DeliveredMessage) -> None:
+        properties = message.header.properties
+        attempt = _attempts(properties.headers) + 1
+        if not telemetry.tracing_installed():
+            # No spans to make; a trace context the message carries still reaches the events
+            # the handler publishes (and the logs), as it would through a no-op span.
+            headers = properties.headers
+            if headers and "traceparent" in headers:
+                token = otel_context.attach(telemetry.extract(headers))
+                try:
+                    await self._handle(message, attempt, trace.INVALID_SPAN)
+                finally:
+                    otel_context.detach(token)
+            else:
+                await self._handle(message, attempt, trace.INVALID_SPAN)
+            return
         with self._tracer.start_as_current_span(
             self._span_name,
-            context=telemetry.extract(message.headers),  # parent: the PRODUCER span
+            context=telemetry.extract(properties.headers),  # parent: the PRODUCER span
             kind=SpanKind.CONSUMER,
         ) as span:
             if span.is_recording():
                 span.set_attributes(self._consumer_attributes(message, attempt))
-            try:
-                event, delivery = self._decode(message, attempt)
-            except PermanentError as error:
-                meter = self._meters.get(message.type or "") or self._other
-                await self._dead_letter(message, error, attempt, span, meter)
-                return
-            log_context = structlog.contextvars.bound_contextvars(
-                event_id=delivery.message_id, event_type=delivery.event_type
-            )
-            with log_context:
-                await self._dispatch(message, event, delivery, span)
+            await self._handle(message, attempt, span)
+
+    async def _handle(self, message: DeliveredMessage, attempt: int, span: trace.Span) -> None:
+        try:
+            event, delivery = self._decode(message, attempt)
+        except PermanentError as error:
+            meter = self._meters.get(message.header.properties.message_type or "") or self._other
+            await self._dead_letter(message, error, attempt, span, meter)
+            return
+        bound = structlog.contextvars.bind_contextvars(
+            event_id=delivery.message_id, event_type=delivery.event_type
+        )
+        try:
+            await self._dispatch(message, event, delivery, span)
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
 
     async def _dispatch(
         self,
-        message: AbstractIncomingMessage,
+        message: DeliveredMessage,
         event: Event,
         delivery: Delivery,
         span: trace.Span,
@@ -192,7 +279,9 @@ class Consumer:
             return
         elapsed = time.perf_counter() - started
         meter.duration.observe(elapsed)
-        await message.ack()
+        # The ack is queued, not awaited: were the connection lost before it is written, the
+        # broker redelivers the message, which the handler's inbox recognises.
+        await message.channel.basic_ack(_tag_of(message), wait=False)
         meter.acked.inc()
         span.set_attribute(attr.WARREN_OUTCOME, "ack")
         if self._is_debug:
@@ -205,7 +294,7 @@ class Consumer:
 
     async def _fail(
         self,
-        message: AbstractIncomingMessage,
+        message: DeliveredMessage,
         error: Exception,
         attempt: int,
         span: trace.Span,
@@ -219,12 +308,31 @@ class Consumer:
         else:
             await self._retry(message, error, attempt, delay, span, meter)
 
-    def _decode(self, message: AbstractIncomingMessage, attempt: int) -> tuple[Event, Delivery]:
-        content_type = (message.content_type or CONTENT_TYPE).split(";", 1)[0].strip().lower()
+    def _decode(self, message: DeliveredMessage, attempt: int) -> tuple[Event, Delivery]:
+        properties = message.header.properties
+        content_type = (properties.content_type or CONTENT_TYPE).split(";", 1)[0].strip().lower()
         if content_type != CONTENT_TYPE:
             raise MalformedMessage(f"content type {content_type!r} is not {CONTENT_TYPE!r}")
+        event_class = self._types.get(properties.message_type or "")
+        decoded = None if event_class is None else decode_as(message.body, event_class)
+        envelope, event = decoded or self._decode_strictly(message.body)
+        delivery = Delivery(
+            message_id=envelope.id,
+            event_type=envelope.type,
+            source=envelope.source,
+            time=envelope.time,
+            correlation_id=properties.correlation_id,
+            queue=self.queue.name,
+            attempt=attempt,
+            redelivered=bool(message.redelivered),
+            headers=properties.headers or {},
+        )
+        return event, delivery
+
+    def _decode_strictly(self, body: bytes) -> tuple[Envelope, Event]:
+        """Envelope first, then the event: slower than ``decode_as``, but says what is wrong."""
         try:
-            envelope = decode(message.body)
+            envelope = decode(body)
         except EnvelopeError as error:
             raise MalformedMessage(str(error)) from None
         event_class = self._types.get(envelope.type)
@@ -233,25 +341,13 @@ class Consumer:
                 f"queue {self.queue.name} has no handler for {envelope.type!r}"
             )
         try:
-            event = event_class.model_validate(envelope.data)
+            return envelope, event_class.model_validate(envelope.data)
         except ValidationError as error:
             raise SchemaViolation(f"{envelope.type}: {describe(error)}") from None
-        delivery = Delivery(
-            message_id=envelope.id,
-            event_type=envelope.type,
-            source=envelope.source,
-            time=envelope.time,
-            correlation_id=message.correlation_id,
-            queue=self.queue.name,
-            attempt=attempt,
-            redelivered=bool(message.redelivered),
-            headers=message.headers,
-        )
-        return event, delivery
 
     async def _retry(
         self,
-        message: AbstractIncomingMessage,
+        message: DeliveredMessage,
         error: Exception,
         attempt: int,
         delay: float,
@@ -265,11 +361,15 @@ class Consumer:
             "x-last-error-message": _truncate(str(error)),
         }
         await self.broker.send(
-            OutgoingMessage.readdressed(
-                message, retry_exchange(self.queue.service), self.queue.delay_queue(delay), headers
+            OutgoingMessage.forwarded(
+                message.header.properties,
+                message.body,
+                retry_exchange(self.queue.service),
+                self.queue.delay_queue(delay),
+                headers,
             )
         )
-        await message.ack()
+        await message.channel.basic_ack(_tag_of(message))
         meter.count_retry(error_type)
         span.add_event(
             attr.EVENT_RETRY_SCHEDULED,
@@ -290,7 +390,7 @@ class Consumer:
 
     async def _dead_letter(
         self,
-        message: AbstractIncomingMessage,
+        message: DeliveredMessage,
         error: Exception,
         attempt: int,
         span: trace.Span,
@@ -305,14 +405,15 @@ class Consumer:
             "x-queue": self.queue.name,
         }
         await self.broker.send(
-            OutgoingMessage.readdressed(
-                message,
+            OutgoingMessage.forwarded(
+                message.header.properties,
+                message.body,
                 dead_letter_exchange(self.queue.service),
                 self.queue.dead_letter_queue,
                 headers,
             )
         )
-        await message.ack()
+        await message.channel.basic_ack(_tag_of(message))
         meter.count_dead_letter(error_type)
         span.add_event(
             attr.EVENT_DEAD_LETTERED,
@@ -332,9 +433,8 @@ class Consumer:
             error=_truncate(str(error)),
         )
 
-    def _consumer_attributes(
-        self, message: AbstractIncomingMessage, attempt: int
-    ) -> dict[str, str | int]:
+    def _consumer_attributes(self, message: DeliveredMessage, attempt: int) -> dict[str, str | int]:
+        properties = message.header.properties
         return {
             attr.MESSAGING_SYSTEM: attr.SYSTEM_RABBITMQ,
             attr.MESSAGING_OPERATION_TYPE: "process",
@@ -342,22 +442,31 @@ class Consumer:
             attr.MESSAGING_DESTINATION_NAME: self.queue.name,
             attr.MESSAGING_CONSUMER_GROUP: self.queue.name,
             attr.RABBITMQ_ROUTING_KEY: message.routing_key or "",
-            attr.MESSAGING_MESSAGE_ID: message.message_id or "",
-            attr.MESSAGING_CONVERSATION_ID: message.correlation_id or "",
+            attr.MESSAGING_MESSAGE_ID: properties.message_id or "",
+            attr.MESSAGING_CONVERSATION_ID: properties.correlation_id or "",
             attr.MESSAGING_BODY_SIZE: len(message.body),
-            attr.CLOUDEVENTS_TYPE: message.type or "",
+            attr.CLOUDEVENTS_TYPE: properties.message_type or "",
             attr.WARREN_ATTEMPT: attempt,
         }
 
 
-def _attempts(message: AbstractIncomingMessage) -> int:
-    value = (message.headers or {}).get(ATTEMPTS, 0)
+def _subscribed(channel: Any, tag: str) -> bool:
+    """Whether ``tag`` consumes on this aiormq channel (its ``consumers``: tag -> callback)."""
+    return tag in getattr(channel, "consumers", {})
+
+
+def _tag_of(message: DeliveredMessage) -> int:
+    return cast(int, message.delivery_tag)  # a consumer's delivery always has its tag
+
+
+def _attempts(headers: dict[str, Any] | None) -> int:
+    value = (headers or {}).get(ATTEMPTS, 0)
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def _carry_origin(message: AbstractIncomingMessage) -> dict[str, Any]:
+def _carry_origin(message: DeliveredMessage) -> dict[str, Any]:
     """Headers of ``message`` plus where it first came from (kept across retry hops)."""
-    headers = dict(message.headers or {})
+    headers = dict(message.header.properties.headers or {})
     headers.pop("x-death", None)  # the broker's own bookkeeping grows with every hop
     # The copy is published from the CONSUMER span (the publish takes its context from these
     # headers), so the trace reads: publish -> process (failed) -> publish retry -> process.

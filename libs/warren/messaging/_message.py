@@ -14,11 +14,14 @@ from typing import Any
 import aio_pika
 from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractIncomingMessage
+from aiormq import spec
 
 from contracts.envelope import CONTENT_TYPE, serialize
 from contracts.event import Event
 from warren import telemetry
 from warren.messaging._topology import events_exchange
+
+_PERSISTENT = int(DeliveryMode.PERSISTENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,49 @@ class OutgoingMessage:
             correlation_id=message.correlation_id,
             headers=headers,
             content_type=message.content_type or CONTENT_TYPE,
+        )
+
+    @classmethod
+    def forwarded(
+        cls,
+        properties: spec.Basic.Properties,
+        body: bytes,
+        exchange: str,
+        routing_key: str,
+        headers: dict[str, Any],
+    ) -> OutgoingMessage:
+        """A delivery's body and wire properties, sent on to ``exchange`` with ``headers``.
+
+        The consumer's retries and dead letters: the body is forwarded untouched.
+        """
+        return cls(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=body,
+            message_id=properties.message_id or "",
+            type=properties.message_type or "",
+            app_id=properties.app_id or "",
+            timestamp=properties.timestamp or datetime.now(UTC),
+            correlation_id=properties.correlation_id,
+            headers=headers,
+            content_type=properties.content_type or CONTENT_TYPE,
+        )
+
+    def properties(self, headers: dict[str, Any] | None = None) -> spec.Basic.Properties:
+        """The AMQP properties as the wire takes them (with ``headers`` instead, if given).
+
+        What ``Broker.send`` publishes with: building them directly costs a tenth of an
+        ``aio_pika.Message``, which would build the same object again on every publish.
+        """
+        return spec.Basic.Properties(
+            content_type=self.content_type,
+            delivery_mode=_PERSISTENT,
+            message_id=self.message_id,
+            message_type=self.type,
+            app_id=self.app_id,
+            timestamp=self.timestamp,
+            correlation_id=self.correlation_id,
+            headers=self.headers if headers is None else headers,
         )
 
     def to_amqp(self, headers: dict[str, Any] | None = None) -> aio_pika.Message:

@@ -9,7 +9,7 @@ from warren.telemetry._context import extract, inject
 from warren.telemetry._http import RequestTelemetry
 from warren.telemetry._instrumentation import instrument, untraced
 from warren.telemetry._logging import LogFormat, add_trace_ids, configure_logging
-from warren.telemetry._tracer import tracer
+from warren.telemetry._tracer import tracer, tracing_installed
 from warren.telemetry._tracing import Tracing, configure_tracing
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "instrument",
     "metrics",
     "tracer",
+    "tracing_installed",
     "untraced",
 ]

@@ -83,3 +83,30 @@ async def test_shutdown_with_handlers_in_flight_loses_nothing(broker: Broker, co
 
 async def _now(value: bool) -> bool:
     return value
+
+
+async def test_consumer_subscribes_again_when_its_queue_comes_back(
+    broker: Broker, consumer_for, raw_channel
+) -> None:
+    """The broker cancels a subscription when its queue is deleted; once an operator (or the
+    service's next start) declares it again, the consumer takes messages again by itself."""
+    handled: list[str] = []
+
+    async def keep(event: Event, delivery: Delivery) -> None:
+        handled.append(delivery.message_id)
+
+    consumer: Consumer = await consumer_for({PLACED: keep})
+    assert await consumer.is_consuming()
+    await raw_channel.queue_delete(consumer.queue.name)
+    await wait_until(
+        lambda: _not(consumer.is_consuming()), timeout=10, what="subscription cancelled"
+    )
+    await broker.declare([consumer.queue])
+    await wait_until(consumer.is_consuming, timeout=15, what="subscribed again")
+    sent = await broker.publish(example(PLACED, uuid.uuid4()))
+    await wait_until(lambda: _now(sent in handled), timeout=10, what="handled after return")
+    assert handled == [sent]
+
+
+async def _not(probe) -> bool:
+    return not await probe

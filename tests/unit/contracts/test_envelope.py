@@ -155,3 +155,42 @@ def test_serialize_writes_exactly_what_wrap_then_encode_writes() -> None:
         event = example(event_class)
         slow = encode(wrap(event, source="/warren/x", event_id="id-1", time=at))
         assert serialize(event, source="/warren/x", event_id="id-1", time=at) == slow
+
+
+@pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
+def test_decode_as_gives_what_the_strict_path_gives(event_class: type[Event]) -> None:
+    from contracts.envelope import decode_as
+
+    event = example(event_class)
+    body = encode(wrap(event, source="/warren/test", event_id="event-1", time=SENT_AT))
+
+    decoded = decode_as(body, event_class)
+
+    assert decoded is not None
+    envelope, typed = decoded
+    strict = decode(body)
+    assert typed == event == event_class.model_validate(strict.data)
+    assert (envelope.id, envelope.type, envelope.source, envelope.time, envelope.subject) == (
+        strict.id,
+        strict.type,
+        strict.source,
+        strict.time,
+        strict.subject,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{not json", id="not-json"),
+        pytest.param(as_bytes(valid_body(id="")), id="bad-envelope"),
+        pytest.param(as_bytes(valid_body(data={"order_id": "not-a-uuid"})), id="bad-data"),
+        pytest.param(as_bytes(valid_body(type="stock.reserved.v1")), id="other-type"),
+    ],
+)
+def test_decode_as_declines_anything_but_a_valid_envelope_of_its_type(body: bytes) -> None:
+    """None sends the consumer down the strict path, which says what is wrong."""
+    from contracts.envelope import decode_as
+
+    placed = REGISTRY.resolve("order.placed.v1")
+    assert decode_as(body, placed) is None
