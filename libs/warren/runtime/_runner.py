@@ -1,8 +1,8 @@
 """``python -m <service>``: one runner for every service process.
 
-Owns the order: logging and tracing first (FastAPI and asyncpg instrumented unless tracing is
-disabled), then the HTTP server whose lifespan starts the runtime; on SIGTERM/SIGINT uvicorn stops
-accepting, the runtime drains, spans are flushed.
+Owns the order: logging and tracing first (FastAPI instrumented unless tracing is disabled,
+asyncpg only when spans are recorded), then the HTTP server whose lifespan starts the runtime; on
+SIGTERM/SIGINT uvicorn stops accepting, the runtime drains, spans are flushed.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def run(build: Callable[[], Service[Any]]) -> None:
     )
     tracing = telemetry.configure_tracing(service.name)
     app = create_app(service)
-    if tracing.is_enabled:  # OTEL_SDK_DISABLED=true: not even no-op server spans
-        telemetry.instrument(app)
+    if tracing.provider is not None:  # OTEL_SDK_DISABLED=true: not even no-op server spans
+        telemetry.instrument(app, tracing.provider)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

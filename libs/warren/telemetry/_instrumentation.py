@@ -1,9 +1,10 @@
 """Third-party instrumentation of a service: FastAPI server spans and asyncpg client spans.
 
 Owns what is traced besides Warren's own messaging spans: every request except the probes (each
-response names its trace in a ``traceparent`` header), every asyncpg query, and ``untraced()`` for
-Warren's bookkeeping queries (outbox polling, probes) that would otherwise start a new trace each
-time they run. Nothing is instrumented at import; ``instrument`` is called by the runner.
+response names its trace in a ``traceparent`` header), every asyncpg query when spans are recorded,
+and ``untraced()`` for Warren's bookkeeping queries (outbox polling, probes) that would otherwise
+start a new trace each time they run. Nothing is instrumented at import; ``instrument`` is called
+by the runner.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from opentelemetry.instrumentation.propagators import (
 )
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.propagators import textmap
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")
 """Probe and scrape endpoints: polled every few seconds, never part of a business transaction."""
@@ -51,9 +54,14 @@ class TraceparentResponse(ResponsePropagator):
         )
 
 
-def instrument(app: Any) -> None:
-    """Trace ``app``'s requests (except ``UNTRACED_PATHS``) and every asyncpg query."""
-    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+def instrument(app: Any, provider: TracerProvider) -> None:
+    """Trace ``app``'s requests (except ``UNTRACED_PATHS``) and, if ``provider`` records, queries.
+
+    Requests are always instrumented: even unrecorded, their trace id names the order, its log
+    lines and the ``traceparent`` of the response. A query span carries nothing anyone sees
+    unless it is recorded, and wrapping every query costs about a third of asyncpg's own client
+    time, so asyncpg is instrumented only when the provider's sampler can record a span.
+    """
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     set_global_response_propagator(TraceparentResponse())  # type: ignore[no-untyped-call]
@@ -63,6 +71,18 @@ def instrument(app: Any) -> None:
         # One server span per request; ASGI send/receive spans only clutter the trace.
         exclude_spans=["receive", "send"],
     )
+    if is_recording(provider):
+        _instrument_asyncpg()
+
+
+def is_recording(provider: TracerProvider) -> bool:
+    """Whether ``provider`` may record spans (False when its sampler drops every one)."""
+    return provider.sampler is not ALWAYS_OFF
+
+
+def _instrument_asyncpg() -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
     asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # untyped upstream
     if not asyncpg.is_instrumented_by_opentelemetry:
         asyncpg.instrument()
