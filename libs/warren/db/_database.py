@@ -32,6 +32,12 @@ class Database:
 
     ``async with database.transaction() as conn:`` is the unit of work: the service's writes, its
     outbox rows and its inbox record share ``conn`` and commit together.
+
+    A connection going back to the pool has its open transaction rolled back, and nothing else:
+    leave no session state on a pooled connection (``SET`` without ``LOCAL``, session advisory
+    locks, ``LISTEN``, cursors ``WITH HOLD``) — the next borrower would inherit it. asyncpg's
+    default reset (``RESET ALL``, ``UNLISTEN *``, unlock, ``CLOSE ALL``) is one more round trip
+    on every release, about a tenth of a unit of work's client time, for state Warren never sets.
     """
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
@@ -54,7 +60,9 @@ class Database:
         serialised by a lock, each applied exactly once.
         """
         await _ensure_database(url)
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, reset=_keep_session
+        )
         try:
             async with pool.acquire() as conn:
                 applied = await apply_migrations(conn, [*_PLATFORM_MIGRATIONS, *migrations])
@@ -92,6 +100,10 @@ class Database:
     async def close(self) -> None:
         """Wait for borrowed connections to come back, then close them all."""
         await self._pool.close()
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset after asyncpg's own rollback of an open transaction: nothing more."""
 
 
 async def _ensure_database(url: str) -> None:

@@ -70,6 +70,41 @@ async def test_transaction_rolls_back_on_error(database: Database) -> None:
     assert await database.pool.fetchval("SELECT count(*) FROM thing") == 0
 
 
+async def test_release_sends_no_reset_query(database_url: str) -> None:
+    """Giving a connection back costs no round trip: its last query is still the borrower's."""
+    database = await Database.open(database_url, max_size=1)
+    observer = await asyncpg.connect(database_url)
+    try:
+        async with database.pool.acquire() as conn:
+            pid = conn.get_server_pid()
+            await conn.fetchval("SELECT 'the last query of the borrower'")
+        last = await observer.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+    finally:
+        await observer.close()
+        await database.close()
+    assert last == "SELECT 'the last query of the borrower'"
+
+
+async def test_release_leaves_no_transaction_state_behind(database_url: str) -> None:
+    """What a borrower left open is rolled back, transaction-scoped settings end with it."""
+    database = await Database.open(database_url, max_size=1)
+    try:
+        await database.pool.execute("CREATE TABLE thing (n int)")
+        async with database.transaction() as conn:
+            await conn.execute("SET LOCAL statement_timeout = '4321ms'")
+        async with database.pool.acquire() as conn:
+            abandoned = conn.transaction()
+            await abandoned.start()
+            await conn.execute("INSERT INTO thing VALUES (1)")  # never committed
+
+        async with database.pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM thing") == 0
+            assert await conn.fetchval("SHOW statement_timeout") != "4321ms"
+    finally:
+        await database.close()
+
+
 async def test_is_ready_until_closed(database_url: str) -> None:
     database = await Database.open(database_url)
     assert await database.is_ready() is True
