@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
+import orjson
+import uvloop
 
 from bench import cpu
+from bench.client import Client
 from bench.stats import percentiles
 from bench.tap import Stopwatch
 from warren.runtime import Suite
@@ -81,7 +83,7 @@ class Order:
 class Shop:
     """Places orders over HTTP and waits for their confirmation on the wire."""
 
-    def __init__(self, http: httpx.AsyncClient, tap: Stopwatch) -> None:
+    def __init__(self, http: Client, tap: Stopwatch) -> None:
         self.http = http
         self.tap = tap
 
@@ -93,10 +95,9 @@ class Shop:
         ]
         body = {"customer_id": f"bench-{random.randint(0, 999)}", "currency": "EUR", "lines": lines}
         clock = Order(posted=time.time())
-        response = await self.http.post("/orders", json=body)
+        _, answer = await self.http.post("/orders", orjson.dumps(body))
         clock.answered = time.time()
-        response.raise_for_status()
-        clock.id = str(response.json()["order_id"])
+        clock.id = orjson.loads(answer)["order_id"]
         confirmed = self.tap.expect(clock.id, "order.confirmed.v1")
         clock.confirmed = (await asyncio.wait_for(confirmed, timeout)).received
         return clock
@@ -188,11 +189,10 @@ async def _measure(spec: Spec, url: str, suite: Suite) -> dict[str, Any]:
     usage = cpu.Usage(
         {**pids, "rabbitmq": spec.broker_pid, "load generator": os.getpid()}, ("postgres",)
     )
-    limits = httpx.Limits(max_connections=spec.concurrency + 64)
     base = suite.services["orders"].url
     async with (
         Stopwatch(url, EXCHANGES) as tap,
-        httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http,
+        Client(base, limit=spec.concurrency + 64, timeout=30) as http,
     ):
         shop = Shop(http, tap)
         await paced(shop, 10, 1.0)  # warm: connections, caches, prepared statements
@@ -262,8 +262,10 @@ def _profiling(scratch: Path, output: str) -> dict[str, str]:
     site.mkdir()
     (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
     Path(output).mkdir(parents=True, exist_ok=True)
+    # Kept in front of any PYTHONPATH given, so a run from a copy of the tree profiles that copy.
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))
     return {
-        "PYTHONPATH": str(site),
+        "PYTHONPATH": path,
         "WARREN_BENCH_PROFILE": output,
         "PYINSTRUMENT_IGNORE_OVERHEAD_WARNING": "1",
     }
@@ -284,7 +286,9 @@ async def _drop_databases(server_url: str, prefix: str) -> None:
 
 def main() -> None:
     spec = Spec(**json.loads(sys.argv[1]))
-    result = asyncio.run(run(spec))
+    # The load generator runs on uvloop, as the services do (uvicorn picks it): its own CPU is
+    # taken from the suite it measures.
+    result = uvloop.run(run(spec))
     print("RESULT " + json.dumps({**result, "spec": asdict(spec)}), flush=True)
 
 
