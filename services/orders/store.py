@@ -6,6 +6,7 @@ nothing and publishes nothing.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -14,8 +15,43 @@ from contracts.orders import OrderLine
 from orders.domain import Order, Status, Step
 from warren.db import Connection
 
-_SELECT = "SELECT * FROM orders WHERE id = $1"
+# New history lines travel as parallel arrays, so an order and its lines (or a move and its
+# line) are written in one statement, one round trip.
+_ADD = """
+WITH placed AS (
+    INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id)
+    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), history AS (
+    INSERT INTO order_history (order_id, seq, at, status, note)
+    SELECT placed.id, h.seq, h.at, h.status, h.note
+    FROM placed, unnest($8::int[], $9::timestamptz[], $10::text[], $11::text[])
+        AS h(seq, at, status, note)
+)
+SELECT count(*) = 1 FROM placed
+"""
+_SAVE = """
+WITH moved AS (
+    UPDATE orders SET status = $2, updated_at = now() WHERE id = $1
+)
+INSERT INTO order_history (order_id, seq, at, status, note)
+SELECT $1::uuid, h.seq, h.at, h.status, h.note
+FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[]) AS h(seq, at, status, note)
+"""
+# The order with its history in one statement (one snapshot) when nothing is locked.
+_GET = """
+SELECT o.*, h.at AS history_at, h.status AS history_status, h.note AS history_note
+FROM orders AS o
+LEFT JOIN LATERAL (
+    SELECT array_agg(at ORDER BY seq) AS at, array_agg(status ORDER BY seq) AS status,
+           array_agg(note ORDER BY seq) AS note
+    FROM order_history WHERE order_id = o.id
+) AS h ON true
+WHERE o.id = $1
+"""
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+_HISTORY = "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq"
 
 
 class OrderStore:
@@ -27,12 +63,7 @@ class OrderStore:
     async def add(self, order: Order) -> bool:
         """Insert a new order and its history; False if an order with this id exists."""
         inserted = await self.conn.fetchval(
-            """
-            INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id)
-            VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
-            ON CONFLICT (id) DO NOTHING
-            RETURNING true
-            """,
+            _ADD,
             order.id,
             order.customer_id,
             order.currency,
@@ -40,29 +71,43 @@ class OrderStore:
             order.total.amount,
             order.status.value,
             order.trace_id,
+            *_columns(order.history, start=0),
         )
-        if inserted:
-            await self._append_history(order, start=0)
         return bool(inserted)
 
     async def get(self, order_id: UUID) -> Order | None:
         """The order with its history, or None."""
-        return await self._load(order_id, lock=False)
+        row = await self.conn.fetchrow(_GET, order_id)
+        if row is None:
+            return None
+        lines = zip(
+            row["history_at"] or (),
+            row["history_status"] or (),
+            row["history_note"] or (),
+            strict=True,
+        )
+        return _order(row, history=tuple(Step(at, Status(st), note) for at, st, note in lines))
 
     async def get_for_update(self, order_id: UUID) -> Order | None:
-        """The order, row-locked until the transaction ends (one saga reply at a time)."""
-        return await self._load(order_id, lock=True)
+        """The order, row-locked until the transaction ends (one saga reply at a time).
+
+        Two statements: the history is read after the lock is granted, so it includes what the
+        transaction that held the lock appended (one statement would read it as of before).
+        """
+        row = await self.conn.fetchrow(_SELECT_FOR_UPDATE, order_id)
+        if row is None:
+            return None
+        history = await self.conn.fetch(_HISTORY, order_id)
+        steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
+        return _order(row, history=steps)
 
     async def save(self, before: Order, after: Order) -> None:
         """Persist the move from ``before`` to ``after``: status and new history lines."""
         if after == before:
             return
         await self.conn.execute(
-            "UPDATE orders SET status = $2, updated_at = now() WHERE id = $1",
-            after.id,
-            after.status.value,
+            _SAVE, after.id, after.status.value, *_columns(after.history, len(before.history))
         )
-        await self._append_history(after, start=len(before.history))
 
     async def list(
         self, *, customer_id: str | None, status: Status | None, limit: int
@@ -86,26 +131,16 @@ class OrderStore:
         rows = await self.conn.fetch("SELECT status, count(*) AS n FROM orders GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
 
-    async def _load(self, order_id: UUID, *, lock: bool) -> Order | None:
-        row = await self.conn.fetchrow(_SELECT_FOR_UPDATE if lock else _SELECT, order_id)
-        if row is None:
-            return None
-        history = await self.conn.fetch(
-            "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq",
-            order_id,
-        )
-        steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
-        return _order(row, history=steps)
 
-    async def _append_history(self, order: Order, *, start: int) -> None:
-        new = order.history[start:]
-        if not new:
-            return
-        await self.conn.executemany(
-            "INSERT INTO order_history (order_id, seq, at, status, note)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            [(order.id, start + i, s.at, s.status.value, s.note) for i, s in enumerate(new)],
-        )
+def _columns(history: tuple[Step, ...], start: int) -> tuple[list[Any], ...]:
+    """The history lines from ``start`` on as (seq, at, status, note) arrays."""
+    new = history[start:]
+    return (
+        list(range(start, start + len(new))),
+        [step.at for step in new],
+        [step.status.value for step in new],
+        [step.note for step in new],
+    )
 
 
 def _order(row: object, *, history: tuple[Step, ...]) -> Order:

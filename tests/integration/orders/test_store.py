@@ -1,0 +1,142 @@
+"""The orders store on real PostgreSQL: an order and its history written and read back whole,
+one statement per write, and a locked read that sees what the previous lock holder appended."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.orders import OrderLine
+from orders import domain
+from orders.domain import Order, Status
+from orders.main import MIGRATIONS
+from orders.store import OrderStore
+from warren.db import Database, migrations_in
+
+AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    opened = await Database.open(database_url, migrations=migrations_in(MIGRATIONS), max_size=4)
+    yield opened
+    await opened.close()
+
+
+def placed(order_id: uuid.UUID | None = None) -> Order:
+    order, _ = domain.place(
+        domain.PlaceOrder(
+            order_id=order_id or uuid.uuid4(),
+            customer_id="c-1",
+            lines=(OrderLine(sku="SKU-1", quantity=2, unit_price=250),),
+            currency="EUR",
+            at=AT,
+            trace_id="0af7651916cd43dd8448eb211c80319c",
+        )
+    )
+    return order
+
+
+async def test_an_added_order_reads_back_whole(database: Database) -> None:
+    order = placed()
+    async with database.transaction() as conn:
+        assert await OrderStore(conn).add(order)
+
+    assert await OrderStore(database.pool).get(order.id) == order  # type: ignore[arg-type]
+
+
+async def test_adding_the_same_order_again_changes_nothing(database: Database) -> None:
+    order = placed()
+    async with database.transaction() as conn:
+        assert await OrderStore(conn).add(order)
+    async with database.transaction() as conn:
+        assert not await OrderStore(conn).add(order)
+
+    lines = await database.pool.fetchval(
+        "SELECT count(*) FROM order_history WHERE order_id = $1", order.id
+    )
+    assert lines == 1
+
+
+async def test_unknown_orders_are_none(database: Database) -> None:
+    store = OrderStore(database.pool)  # type: ignore[arg-type]
+    assert await store.get(uuid.uuid4()) is None
+    async with database.transaction() as conn:
+        assert await OrderStore(conn).get_for_update(uuid.uuid4()) is None
+
+
+async def test_saved_moves_append_history_in_order(database: Database) -> None:
+    order = placed()
+    async with database.transaction() as conn:
+        await OrderStore(conn).add(order)
+    for at, decide in (
+        (AT + timedelta(seconds=1), lambda o, at: domain.note_reservation(o, at)),
+        (AT + timedelta(seconds=2), lambda o, at: domain.confirm(o, uuid.uuid4(), at)),
+    ):
+        async with database.transaction() as conn:
+            store = OrderStore(conn)
+            before = await store.get_for_update(order.id)
+            assert before is not None
+            after, _ = decide(before, at)
+            await store.save(before, after)
+
+    found = await OrderStore(database.pool).get(order.id)  # type: ignore[arg-type]
+    assert found is not None
+    assert found.status is Status.CONFIRMED
+    assert [(s.status, s.at) for s in found.history] == [
+        (Status.PENDING, AT),
+        (Status.RESERVED, AT + timedelta(seconds=1)),
+        (Status.CONFIRMED, AT + timedelta(seconds=2)),
+    ]
+
+
+async def test_a_locked_read_sees_what_the_previous_holder_appended(database: Database) -> None:
+    """Two replies for one order at once: the second waits for the lock, then decides on the
+    history as the first committed it, and its own line follows (no clash of line numbers)."""
+    order = placed()
+    async with database.transaction() as conn:
+        await OrderStore(conn).add(order)
+    first_holds_lock = asyncio.Event()
+    release_first = asyncio.Event()
+
+    async def first() -> None:
+        async with database.transaction() as conn:
+            store = OrderStore(conn)
+            before = await store.get_for_update(order.id)
+            assert before is not None
+            first_holds_lock.set()
+            await release_first.wait()
+            after, _ = domain.note_reservation(before, AT + timedelta(seconds=1))
+            await store.save(before, after)
+
+    async def second() -> Order:
+        await first_holds_lock.wait()
+        async with database.transaction() as conn:
+            store = OrderStore(conn)
+            before = await store.get_for_update(order.id)  # blocks until first commits
+            assert before is not None
+            after, _ = domain.confirm(before, uuid.uuid4(), AT + timedelta(seconds=2))
+            await store.save(before, after)
+            return before
+
+    holder = asyncio.create_task(first())
+    waiter = asyncio.create_task(second())
+    await first_holds_lock.wait()
+    await asyncio.sleep(0.2)  # the second is now waiting on the row lock
+    assert not waiter.done()
+    release_first.set()
+    await holder
+    seen = await waiter
+
+    assert [s.status for s in seen.history] == [Status.PENDING, Status.RESERVED]
+    found = await OrderStore(database.pool).get(order.id)  # type: ignore[arg-type]
+    assert found is not None
+    assert [s.status for s in found.history] == [
+        Status.PENDING,
+        Status.RESERVED,
+        Status.CONFIRMED,
+    ]
