@@ -24,8 +24,7 @@ async def reserve_stock(event: OrderPlaced, store: StockStore) -> list[Event]:
     if await store.get_reservation(event.order_id) is not None:
         return []
     decision = domain.reserve(event, levels, _now())
-    await store.save_levels(decision.levels)
-    await store.add_reservation(decision.reservation)
+    await store.add_reservation(decision.reservation, decision.levels)
     return decision.events
 
 

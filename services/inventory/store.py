@@ -99,19 +99,31 @@ class StockStore:
         )
         return None if row is None else _reservation(row)
 
-    async def add_reservation(self, reservation: Reservation) -> None:
-        """Record inventory's answer to a new order.
+    async def add_reservation(
+        self, reservation: Reservation, levels: Mapping[str, int] | None = None
+    ) -> None:
+        """Record inventory's answer to a new order, and the ``levels`` it leaves, in one statement.
 
         Twins of one order queue on their SKUs' row locks, so the second sees the first's answer.
         Should two still race (no stocked SKU to lock), the loser fails on the primary key and
         its whole transaction rolls back: its levels are never written, and its retry sees the
         winner's answer.
         """
+        levels = levels or {}
         await self.conn.execute(
-            "INSERT INTO reservations (order_id, status, lines) VALUES ($1, $2, $3::jsonb)",
+            """
+            WITH levels AS (
+                INSERT INTO stock (sku, available)
+                SELECT * FROM unnest($4::text[], $5::int[])
+                ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()
+            )
+            INSERT INTO reservations (order_id, status, lines) VALUES ($1, $2, $3::jsonb)
+            """,
             reservation.order_id,
             reservation.status.value,
             _lines_json(reservation.lines),
+            list(levels),
+            list(levels.values()),
         )
 
     async def save_reservation(self, before: Reservation, after: Reservation) -> None:
