@@ -63,9 +63,17 @@ WITH appended AS (
 SELECT pg_notify($8, count(*)::text) FROM appended
 """
 
+# ``followed``: a later unsent row of the same aggregate waits behind this one (an index probe
+# on warren_outbox_unsent_aggregate), so the relay knows to claim again at once.
 _CLAIM = """
 SELECT o.seq, o.id, o.aggregate_id, o.exchange, o.routing_key, o.body,
-       o.headers::text AS headers, o.properties::text AS properties, o.created_at
+       o.headers::text AS headers, o.properties::text AS properties, o.created_at,
+       EXISTS (
+           SELECT 1 FROM warren_outbox AS later
+           WHERE later.aggregate_id = o.aggregate_id
+             AND later.sent_at IS NULL
+             AND later.seq > o.seq
+       ) AS followed
 FROM warren_outbox AS o
 WHERE o.sent_at IS NULL
   AND NOT EXISTS (
@@ -100,10 +108,15 @@ class OutboxRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxRow(OutboxRecord):
-    """An appended record as a relay claims it: with its place in the log and its write time."""
+    """An appended record as a relay claims it: with its place in the log and its write time.
+
+    ``followed`` is True when a later unsent record of the same aggregate waits behind it: it
+    becomes claimable once this one is marked sent.
+    """
 
     seq: int
     created_at: datetime
+    followed: bool = False
 
 
 async def append(conn: Connection, records: Sequence[OutboxRecord]) -> None:
@@ -147,6 +160,7 @@ async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
             headers=orjson.loads(row["headers"]),
             properties=orjson.loads(row["properties"]),
             created_at=row["created_at"],
+            followed=row["followed"],
         )
         for row in rows
     ]

@@ -26,6 +26,12 @@ from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
+# The relay's commits only record "published": should the server lose the last of them in a
+# crash, those rows are published again, which consumers' inboxes absorb (at-least-once).
+# So they need not wait for the WAL flush; the outbox rows themselves were written by the
+# services' transactions, with the database's own durability.
+_SESSION = {"synchronous_commit": "off", "application_name": "warren outbox relay"}
+
 
 def to_record(message: OutgoingMessage, aggregate_id: str) -> db.OutboxRecord:
     """The outbox record that will publish ``message``, ordered within ``aggregate_id``."""
@@ -71,6 +77,10 @@ class OutboxRelay:
     them concurrently with pipelined confirms, marks the confirmed ones sent and commits. A row
     whose publish fails stays unsent and blocks only its own aggregate; the relay backs off and
     tries again, so an unroutable message is an error that is retried and reported, never a loss.
+    The next round starts at once only if this one may have left work behind (a full batch, or
+    a row with a later one of its aggregate waiting); otherwise the relay waits for a NOTIFY,
+    which every commit after this round's claim has sent, rather than claim nothing.
+    ``rounds`` counts the rounds run.
     """
 
     def __init__(
@@ -89,6 +99,7 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.published = 0
         self.failed = 0
+        self.rounds = 0
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
 
@@ -116,14 +127,14 @@ class OutboxRelay:
             while True:
                 wakeups.clear()
                 try:
-                    sent, failed = await self.relay_once()
+                    _, failed, more = await self._round()
                 except (
                     OSError,
                     PublishError,
                     asyncpg.PostgresError,
                     asyncpg.InterfaceError,
                 ) as error:
-                    sent, failed = 0, 1
+                    failed, more = 1, True
                     log.warning("outbox relay round failed", error=repr(error))
                     if not isinstance(error, PublishError):
                         await self._disconnect()  # a fresh connection next round
@@ -132,8 +143,8 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     continue
                 backoff = 0.0
-                if sent:
-                    continue  # more may be waiting behind the rows just sent
+                if more:
+                    continue  # rows wait behind the ones just sent: no NOTIFY will say so
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeups.wait(), self.idle_poll)
 
@@ -143,11 +154,17 @@ class OutboxRelay:
         The relay has a connection of its own rather than one from the service's pool: behind a
         busy pool (handlers, HTTP requests) its lag would grow with the load it is meant to drain.
         """
+        sent, failed, _ = await self._round()
+        return sent, failed
+
+    async def _round(self) -> tuple[int, int, bool]:
+        """``relay_once``, and whether unsent rows may be claimable right after it."""
+        self.rounds += 1
         conn = await self._connection()
         async with conn.transaction():
             rows = await db.claim(conn, self.batch_size)
             if not rows:
-                return 0, 0
+                return 0, 0, False
             results = await asyncio.gather(
                 *(self.broker.send(from_row(row)) for row in rows), return_exceptions=True
             )
@@ -159,11 +176,12 @@ class OutboxRelay:
         _observe_lag(rows, results)
         self.published += len(sent)
         self.failed += len(rows) - len(sent)
-        return len(sent), len(rows) - len(sent)
+        more = len(rows) == self.batch_size or any(row.followed for row in rows)
+        return len(sent), len(rows) - len(sent), more
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.database.url)
+            self._conn = await asyncpg.connect(self.database.url, server_settings=_SESSION)
         return self._conn
 
     async def _disconnect(self) -> None:

@@ -89,6 +89,8 @@ async def test_claim_takes_only_the_earliest_unsent_row_of_each_aggregate(
         ["A3"],
         [],
     )
+    # Whether a row has a later unsent one of its aggregate waiting behind it:
+    assert [row.followed for row in (*first, *second, *third)] == [True, True, True, False, False]
 
 
 async def test_claim_respects_the_limit(database: Database) -> None:

@@ -109,6 +109,60 @@ async def test_rows_written_while_no_relay_ran_are_published_when_one_starts(
         await relay.stop()
 
 
+async def test_rows_of_one_aggregate_written_together_go_out_without_waiting_for_a_poll(
+    database: db.Database, broker: Broker, tap: EventTap
+) -> None:
+    """Only the first of them is claimable at a time, and their one NOTIFY is long consumed:
+    the relay must know by itself that the next ones wait behind the row it just sent."""
+    writer = Writer(database, "orders", Notes)
+    order_id = uuid.uuid4()
+    relay = OutboxRelay(database, broker, idle_poll=30.0)
+    relay.start()
+    try:
+        events = [example(PLACED if i % 2 == 0 else CONFIRMED, order_id) for i in range(5)]
+        await writer.execute(record_and_emit, events)
+        await wait_until(
+            lambda: _now(len(tap.about(str(order_id))) == 5), timeout=5, what="5 published"
+        )
+    finally:
+        await relay.stop()
+    written = await database.pool.fetch("SELECT id::text FROM warren_outbox ORDER BY seq")
+    assert [t.envelope.id for t in tap.about(str(order_id))] == [r["id"] for r in written]
+
+
+async def test_a_round_that_leaves_nothing_behind_is_not_followed_by_an_empty_one(
+    database: db.Database, broker: Broker, tap: EventTap
+) -> None:
+    """A sent row that nothing waits behind: the relay waits for the next NOTIFY, it does not
+    spend a transaction claiming nothing."""
+    writer = Writer(database, "orders", Notes)
+    relay = OutboxRelay(database, broker, idle_poll=30.0)
+    relay.start()
+    try:
+        await wait_until(lambda: _now(relay.rounds == 1), what="the first (empty) round")
+        order_id = uuid.uuid4()
+        await writer.execute(record_and_emit, [example(PLACED, order_id)])
+        await tap.wait_for("order.placed.v1", subject=str(order_id), timeout=5)
+        await asyncio.sleep(0.3)  # an eager relay would claim again here
+        assert relay.rounds == 2
+    finally:
+        await relay.stop()
+
+
+async def test_the_relay_does_not_wait_for_the_wal_flush_to_mark_rows_sent(
+    database: db.Database, broker: Broker
+) -> None:
+    """A "sent" mark lost in a server crash only means a row is published again (at-least-once,
+    absorbed by inboxes); the outbox rows themselves keep the database's durability."""
+    relay = OutboxRelay(database, broker)
+    try:
+        conn = await relay._connection()
+        assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        assert await database.pool.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await relay.stop()
+
+
 async def test_three_relays_publish_each_row_once_in_order_per_aggregate(
     database: db.Database, broker: Broker, tap: EventTap
 ) -> None:
