@@ -24,6 +24,7 @@ from aiormq.exceptions import (
     DeliveryError,
 )
 from aiormq.exceptions import PublishError as Returned
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
 from contracts.event import Event
@@ -152,7 +153,12 @@ class Broker:
             event_id=event_id,
             headers=headers,
         )
-        await self.send(message)
+        if telemetry.tracing_installed():
+            # The headers carry the current context (``prepare`` put it there): the span can take
+            # it from the context itself rather than parse it back out of the headers.
+            await self._send_traced(message, None)
+        else:
+            await self._send_counted(message, message.headers)
         return message.message_id
 
     async def send(self, message: OutgoingMessage) -> None:
@@ -163,16 +169,18 @@ class Broker:
         of this span, so its consumer's span is this span's child. With no tracer provider
         installed there is no span to make: the message leaves with the context it carries.
         """
-        if not telemetry.tracing_installed():
+        if telemetry.tracing_installed():
+            await self._send_traced(message, telemetry.extract(message.headers))
+        else:
             await self._send_counted(message, message.headers)
-            return
+
+    async def _send_traced(self, message: OutgoingMessage, parent: Context | None) -> None:
         with self._tracer.start_as_current_span(
             self._span_name(message.exchange),
-            context=telemetry.extract(message.headers),
+            context=parent,
             kind=SpanKind.PRODUCER,
-        ) as span:
-            if span.is_recording():
-                span.set_attributes(_producer_attributes(message))
+            attributes=_producer_attributes(message),
+        ):
             await self._send_counted(message, telemetry.inject(dict(message.headers)))
 
     async def _send_counted(self, message: OutgoingMessage, headers: dict[str, Any]) -> None:

@@ -241,9 +241,8 @@ class Consumer:
             self._span_name,
             context=telemetry.extract(properties.headers),  # parent: the PRODUCER span
             kind=SpanKind.CONSUMER,
+            attributes=self._consumer_attributes(message, attempt),
         ) as span:
-            if span.is_recording():
-                span.set_attributes(self._consumer_attributes(message, attempt))
             await self._handle(message, attempt, span)
 
     async def _handle(self, message: DeliveredMessage, attempt: int, span: trace.Span) -> None:

@@ -133,9 +133,9 @@ def _otlp_exporter(endpoint: str) -> SpanExporter:
             f"OTLP protocol {protocol!r} is not supported: Warren exports {_HTTP_PROTOBUF} "
             "(Jaeger and the OpenTelemetry Collector accept it on port 4318)"
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from warren.telemetry._otlp import SpanExporter  # imports the OTLP exporter: only if used
 
-    return OTLPSpanExporter(endpoint=endpoint)
+    return SpanExporter(endpoint=endpoint)
 
 
 def _env(name: str, default: str = "") -> str:
