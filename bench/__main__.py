@@ -36,7 +36,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--saga-lower-rates", default="20", help="paced phases run first (comma-separated)"
     )
     parser.add_argument("--saga-concurrency", type=int, default=48)
-    parser.add_argument("--saga-prefetch", type=int, default=32, help="PREFETCH of the services")
+    parser.add_argument(
+        "--saga-prefetch",
+        type=int,
+        default=10,
+        help="PREFETCH of the services (default: as deployed)",
+    )
     parser.add_argument("--saga-pool", type=int, default=10, help="POOL_SIZE of the services")
     parser.add_argument(
         "--profile-services", action="store_true", help="pyinstrument each saga service"

@@ -54,70 +54,76 @@ Load average at start **{load}**, at end {load_end} (1, 5, 15 min).
 TARGET_NOTES = """\
 How to read the verdicts: throughput ratios move between rounds on two shared cores, so a *met*
 on throughput alone is weak evidence; the last column applies the same ratio to CPU per message,
-the steadier measure. By it warren costs about 1.1-1.3x raw aio-pika per message without tracing
-(publish 1.24x, consume 1.12-1.33x) — in FastStream's range, not yet the 0.90 / 1.3x-FastStream
-targets — and about 2.1-2.2x with tracing recording every span. The 1,000 msgs/s latency case is
-not meaningful here: even raw aio-pika did not sustain 1,000 msgs/s end to end on this machine, so
-its percentiles are queueing delay, not latency. The saga's capacity on two cores shared by seven
-processes is below the 50/s offered rate, hence seconds of queueing at 50/s; see the saga table
-for the lower paced rate.
+the steadier measure. Without tracing warren now costs no more CPU per message than raw
+aio-pika (0.80-0.96x publishing, 0.88-1.02x consuming, 0.96x end to end), because it publishes and
+consumes on aiormq directly instead of through aio-pika's per-message objects. The misses, and
+what bounds each (details below):
+
+- **publish / FastStream ≥ 1.3**: FastStream 0.7.8's publisher is as fast as raw aio-pika on
+  this machine (0.72-1.04x; the issue measured 0.69-0.84x), so 1.3x FastStream means 1.3x the raw
+  client. What is left in a warren publish is aiormq's `basic_publish` and pamqp's frame
+  marshalling (about two thirds of the client's CPU, `bench/profiles/warren-publish.txt`).
+- **consume prefetch 1 / FastStream** by rate: prefetch 1 waits a round trip per message (client
+  CPU 34-45 %), so the rate measures the broker's round trip more than the client; by CPU per
+  message warren is 1.6x FastStream.
+- **tracing on ≥ 0.75x raw**: a recording span costs 17-27 µs to start and end in the SDK
+  (`_Span`, `BoundedAttributes`, context), two per message end to end, plus exporting. Warren's
+  own OTLP encoder cut the exporter's encoding from ~50-76 to ~14-17 µs per span, which took
+  traced consume from 0.47-0.54x to 0.60-0.75x and traced publish from 0.47x to 0.5-0.57x, but the
+  rest is the SDK's span lifecycle and the export thread contending for the GIL with the loop.
+- **traced p99 at 1,000 msgs/s**: the batch exporter encodes and posts 512 spans at a time in a
+  thread; while it holds the GIL the loop waits, which shows as tens of ms in the tail.
+- **the saga at 150 orders/s**: see "The saga" below: ~22 ms of CPU per order across seven
+  processes on two cores bounds it at ~90 orders/s.
 """
 
 FINDINGS = """\
-## What bounds it, and what to change (profiles of 2026-11-23)
+## What bounds it, and what was done (2026-11-23)
 
-Written by hand from `bench/profiles/` and the *CPU per step* table; re-check after changes.
-Already applied before the run above: the relay's own connection and `PREFETCH` 10 ≤ `POOL_SIZE`
-(item 6), the envelope written straight from the event (`contracts.envelope.serialize`, half the
-cost of building and validating an `Envelope`), the AMQP message built once, async HTTP
-dependencies. The rest is the plan for the next round.
-The client's CPU per message is what separates the contenders: the broker and PostgreSQL are
-well below a core in every messaging run. Ranked by expected gain:
+Written by hand from `bench/profiles/`, the *CPU per step* table and the runs above. Done in
+this round, in the order of what it bought:
 
-1. **Building the envelope** (`warren.messaging.prepare` → `contracts.envelope.wrap`/`encode`):
-   a validated `Envelope` model is built (re-validating the `data` dict) and then dumped: ~37 µs
-   per message against ~7-12 µs for the same bytes with orjson. Write the body directly (orjson
-   over `event.model_dump(mode="json")`, or splice the event's own JSON into a prefix) and keep
-   `Envelope` for decoding. ≈ +10 % publish throughput.
-2. **Transport below warren** (`OutgoingMessage.to_amqp` + `amqp.headers = ...` in
-   `Broker.send`): `aio_pika.Message.__init__`/`__setattr__` cost ~11-12 µs a message and the
-   headers are converted twice. Pass the injected headers to the constructor once; further, publish
-   through the robust channel's aiormq channel with prebuilt `pamqp` properties. ≈ +3-6 %.
-3. **Consumer decoding** (`Consumer._decode`): two passes (envelope with `data: dict[str, Any]`,
-   then `model_validate` of the dict) cost ~12-24 µs; one `model_validate_json` into an envelope
-   whose `data` is the event class costs ~8-16 µs. Cache one typed envelope model per event type
-   (chosen by the AMQP `type` property, falling back to today's path) and map a `data.*` error to
-   `SchemaViolation`, any other to `MalformedMessage`. ≈ +2-3 % consume.
-4. **Per-message context managers when tracing is off**: a no-op `start_as_current_span` costs
-   4-10 µs (publish and consume each), `structlog.contextvars.bound_contextvars` 6-11 µs per
-   delivery. Skip span + extract when the global provider is the no-op one; bind log context with
-   `bind_contextvars`/`reset_contextvars` tokens (or one `ContextVar`). ≈ +3-5 % consume.
-5. **Tracing on** costs +50-60 % CPU per message: span creation (~20-40 µs each, two per
-   end-to-end message), `inject` inside a recording span (~27-49 µs, done twice on a direct
-   `Broker.publish`: in `prepare` and again in `send`), and the batch exporter's thread (protobuf
-   encoding + HTTP, invisible in the main-thread profiles but in `client CPU`). Inject once in
-   `send` for direct publishes; keep attributes to the semantic-convention set.
-6. **The saga: the outbox relay queues for a pooled connection.** Past capacity, the hop
-   "order.confirmed written -> on the wire" (nothing but the orders relay's lag) grows to seconds
-   (p50 11 s at 50/s offered) while the same relay alone on its database lags 3 ms (outbox table):
-   `OutboxRelay.relay_once` takes its transaction from the service's pool (10 connections), where
-   it waits behind up to `PREFETCH` (32) handler units of work and every `POST /orders`. Give the
-   relay (and the LISTEN) a connection of its own, and keep `PREFETCH` at or below `POOL_SIZE`
-   by default, so backlog queues in RabbitMQ (visible, bounded) rather than in the pool.
-7. **The saga: CPU per order.** Seven processes share two cores; this run confirmed ~30 orders/s
-   at saturation with the machine at 2.0 busy cores. Per order: four outbox rows (claim, publish,
-   mark sent), five units of work of about eight SQL round trips each (BEGIN, inbox, load, save,
-   history, outbox, COMMIT, pool reset), one HTTP request. The service profiles
-   (`bench/profiles/saga-*.txt`, from a `--quick --profile-services` run) show per unit of work:
-   asyncpg's **reset on release** (an extra round trip, ~10 % of a unit of work in inventory: pass
-   a no-op `reset=` to `asyncpg.create_pool`, safe because the only session state is the
-   migrations' transaction-scoped advisory lock), the **asyncpg and FastAPI instrumentation**
-   wrapping every query and request even when nothing is exported (instrument only when an
-   exporter is configured), and FastAPI running the sync `store`/`writer` dependencies of
-   `warren.runtime` in a **threadpool** on every request (~14 % of the request in orders: make
-   them `async def`). Reaching 150 orders/s on two cores means ~13 ms of CPU per order for the
-   whole system; today it is several times that, so the target needs all of the above and likely
-   fewer round trips per unit of work (one statement for inbox + outbox, a single load query).
+1. **Below aio-pika's per-message objects.** `Broker.send` calls aiormq's `basic_publish` on the
+   robust channel's current underlying channel with `pamqp` properties built once (0.9 µs against
+   10 µs for an `aio_pika.Message`); the `Consumer` subscribes on the underlying channel, so a
+   delivery costs one task and no `aio_pika.IncomingMessage` (14 µs + a second task). The robust
+   channel still reconnects and restores queue and prefetch; the consumer subscribes again after
+   each reopen and after a broker cancel once its queue is back (tested). Interleaved runs on
+   this machine before and after: publish 0.59x -> 1.04x raw, consume (prefetch 100) 0.82x ->
+   1.46x; this run 1.11x and 1.11x.
+2. **One-pass decoding**: the event is validated straight into a typed envelope chosen by the AMQP
+   `type` property (`contracts.envelope.decode_as`, 7.8 µs against 10.9 µs); anything else falls
+   back to the strict path, which names the problem for the DLQ headers.
+3. **No no-op spans**: with no tracer provider installed nothing makes spans or asks the
+   propagators; a traceparent a message carries is still passed on.
+4. **OTLP encoding** (`warren.telemetry._otlp`): the wire format written directly, byte for byte
+   what OpenTelemetry's encoder writes (tested against it), 14-17 µs per span instead of 50-76.
+5. **The saga** (from ~37-52 to ~88 orders/s at saturation; p99 at 50/s from 0.8-21 s to 0.2-0.8 s
+   over several runs, 217 ms in this one): asyncpg
+   instrumented only when spans are recorded; no reset round trip when a pooled connection is
+   given back; orders and inventory write a step's rows in one statement each; the outbox relay
+   claims again at once only when rows may wait and commits its "sent" marks without waiting for
+   the WAL flush (a lost mark only means a re-publish, which inboxes absorb); the load generator
+   posts through a lean keep-alive HTTP/1.1 client on uvloop (6.3 -> 1.4 ms CPU per order).
+
+**What bounds the saga now.** Two cores at ~22 ms of CPU per order (machine 1.95 cores busy at
+88 orders/s): PostgreSQL ~6 ms, orders ~5, RabbitMQ ~3.5, inventory and payments ~2 each,
+notifications ~1, load generator ~1.4. A unit of work is about seven round trips (BEGIN, inbox,
+load, write, outbox, COMMIT), two thirds of a service's CPU; aiormq's frame writer is the largest
+AMQP cost (one `StreamWriter.write` per frame). 150 orders/s means ~13 ms per order: fewer
+round trips per unit of work (a driver with pipelining, or BEGIN + inbox in one message), fewer
+commits per order, a cheaper HTTP edge — or, as the design intends, more cores: replicas of each
+service and a RabbitMQ cluster.
+
+**What bounds messaging now.** aiormq and pamqp: per publish, `basic_publish` (a lock, a
+confirm future, a timeout context) and pamqp's property and method marshalling are about two
+thirds of the client's CPU; per delivery, frame parsing and the delivery task. Going further means
+precomputed frames for a fixed exchange and routing key, or a C codec — work in the client
+library, not in warren.
+
+**What bounds tracing.** The SDK's span lifecycle (start, attributes, end, processor) and the
+batch exporter's thread. Options not taken: sampling (the target is with every span recorded),
+fewer attributes (the messaging semantic conventions are what Jaeger users search by).
 """
 
 FOOTER = """\

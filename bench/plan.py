@@ -44,12 +44,12 @@ class Sizes:
     outbox_seconds: float
 
 
-FULL = Sizes(
-    publish=4000,
-    consume=4000,
-    consume_p1=1000,
-    e2e=3000,
-    latency_seconds=2.5,
+FULL = Sizes(  # timed parts of 2-3 s: long enough that start-up and one GC pass do not decide
+    publish=12000,
+    consume=12000,
+    consume_p1=1500,
+    e2e=8000,
+    latency_seconds=4.0,
     rounds=3,
     saga_seconds=20.0,
     saga_saturation_seconds=20.0,
