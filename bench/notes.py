@@ -106,7 +106,8 @@ this round, in the order of what it bought:
    the WAL flush (a lost mark only means a re-publish, which inboxes absorb); the load generator
    posts through a lean keep-alive HTTP/1.1 client on uvloop (6.3 -> 1.4 ms CPU per order).
 
-**What bounds the saga now.** Two cores at ~22 ms of CPU per order (machine 1.95 cores busy at
+**What bounds the saga now** (`bench/profiles/saga-*.txt`, from `--only saga
+--profile-services`). Two cores at ~22 ms of CPU per order (machine 1.95 cores busy at
 88 orders/s): PostgreSQL ~6 ms, orders ~5, RabbitMQ ~3.5, inventory and payments ~2 each,
 notifications ~1, load generator ~1.4. A unit of work is about seven round trips (BEGIN, inbox,
 load, write, outbox, COMMIT), two thirds of a service's CPU; aiormq's frame writer is the largest
