@@ -49,13 +49,15 @@ async def test_stream_survives_closing_all_connections(
         for _ in range(10):
             batch = [broker.publish(example(PLACED, uuid.uuid4())) for _ in range(100)]
             sent.extend(await asyncio.gather(*batch))
+            await asyncio.sleep(0.1)  # a stream, not a burst: the drop must come mid-way
 
     producing = asyncio.create_task(produce())
     await wait_until(lambda: _now(len(seen) >= 200), timeout=20, what="stream under way")
     await close_connections(vhost_url, servers.management_url)
+    assert not producing.done()  # the drop really happens mid-stream
     await producing
     await wait_until(lambda: _now(set(sent) <= set(seen)), timeout=60, what="all 1000 handled")
-    assert broker.reconnects >= 1  # the drop really happened mid-stream
+    await wait_until(lambda: _now(broker.reconnects >= 1), timeout=30, what="reconnected")
     assert len(set(sent)) == 1000
     assert set(seen) == set(sent)  # nothing lost, nothing unknown
 
