@@ -80,9 +80,6 @@ def steps() -> dict[str, Callable[[], Any]]:
         ),
         "publish: event.model_dump(mode=json)": lambda: event.model_dump(mode="json"),
         "publish: event.model_dump_json()": event.model_dump_json,
-        "publish: OutgoingMessage.to_amqp + headers": lambda: setattr(
-            message.to_amqp(), "headers", dict(message.headers)
-        ),
         "publish: aio_pika.Message(**properties)": lambda: aio_pika.Message(body, **props),
         "publish: OutgoingMessage.properties (what Broker.send sends)": lambda: message.properties(
             dict(message.headers)

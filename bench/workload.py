@@ -133,7 +133,10 @@ async def preload(url: str, count: int) -> None:
         pending: set[Any] = set()
         for _ in range(count):
             message = prepare(event, service=SERVICE)
-            pending.add(exchange.publish(message.to_amqp(), ROUTING_KEY, mandatory=True))
+            amqp = aio_pika.Message(
+                message.body, **properties(event, message.message_id, message.timestamp)
+            )
+            pending.add(exchange.publish(amqp, ROUTING_KEY, mandatory=True))
             if len(pending) >= 500:
                 await _drain(pending)
         await _drain(pending)

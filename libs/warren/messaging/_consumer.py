@@ -228,14 +228,13 @@ class Consumer:
             # No spans to make; a trace context the message carries still reaches the events
             # the handler publishes (and the logs), as it would through a no-op span.
             headers = properties.headers
-            if headers and "traceparent" in headers:
-                token = otel_context.attach(telemetry.extract(headers))
-                try:
-                    await self._handle(message, attempt, trace.INVALID_SPAN)
-                finally:
-                    otel_context.detach(token)
-            else:
+            carried = headers is not None and "traceparent" in headers
+            token = otel_context.attach(telemetry.extract(headers)) if carried else None
+            try:
                 await self._handle(message, attempt, trace.INVALID_SPAN)
+            finally:
+                if token is not None:
+                    otel_context.detach(token)
             return
         with self._tracer.start_as_current_span(
             self._span_name,

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq import spec
@@ -49,20 +48,9 @@ class OutgoingMessage:
     ) -> OutgoingMessage:
         """A received message's body and properties, sent on to ``exchange`` with ``headers``.
 
-        How retries, dead letters and DLQ replays forward a message without touching its body.
+        How DLQ replays forward a message without touching its body.
         """
-        return cls(
-            exchange=exchange,
-            routing_key=routing_key,
-            body=message.body,
-            message_id=message.message_id or "",
-            type=message.type or "",
-            app_id=message.app_id or "",
-            timestamp=message.timestamp or datetime.now(UTC),
-            correlation_id=message.correlation_id,
-            headers=headers,
-            content_type=message.content_type or CONTENT_TYPE,
-        )
+        return cls.forwarded(message.properties, message.body, exchange, routing_key, headers)
 
     @classmethod
     def forwarded(
@@ -105,20 +93,6 @@ class OutgoingMessage:
             timestamp=self.timestamp,
             correlation_id=self.correlation_id,
             headers=self.headers if headers is None else headers,
-        )
-
-    def to_amqp(self, headers: dict[str, Any] | None = None) -> aio_pika.Message:
-        """The persistent AMQP message (with ``headers`` instead of the stored ones, if given)."""
-        return aio_pika.Message(
-            self.body,
-            headers=self.headers if headers is None else headers,
-            content_type=self.content_type,
-            delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=self.message_id,
-            type=self.type,
-            app_id=self.app_id,
-            timestamp=self.timestamp,
-            correlation_id=self.correlation_id,
         )
 
 
