@@ -1,16 +1,18 @@
 # syntax=docker/dockerfile:1.7
 #
-# One image build for the whole suite, one target per service:
+# One Dockerfile for every service of the workspace, and for the CLI:
 #
-#   docker build --target orders -t warren/orders .      (inventory, payments, notifications alike)
+#   docker build --target service --build-arg SERVICE=orders -t warren/orders .
+#   docker build --target tools -t warren/tools .        (the `warren` CLI, for one-shot jobs)
 #
-# The four services are one uv project with one lock file, so they share every dependency layer;
-# a target per service only fixes its command, port and health check (exec form, no shell, so
-# the service is the direct child of tini, which forwards SIGTERM and reaps zombies). The
-# `runtime` target is the same image without a service: the `warren` CLI, for one-shot jobs.
+# A service image holds that service's workspace member and what it depends on (the platform and
+# the suite's contracts), installed from the one lock file: never another service. SERVICE is a
+# member's name (services/<SERVICE>), so a new service needs no edit here. The process runs in
+# exec form under tini, which forwards SIGTERM and reaps zombies.
 
 # ---------------------------------------------------------------------------------------------
-# build: resolve the locked dependencies into /app/.venv. uv and its caches stay in this stage.
+# build: resolve the locked dependencies of one member (or of all, for `tools`) into /app/.venv.
+# uv and its caches stay in this stage.
 FROM python:3.11-slim-bookworm AS build
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
@@ -21,20 +23,17 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
 WORKDIR /src
+# Empty: every member (the tools image). A service's name: that service and its dependencies.
+ARG SERVICE=""
 
-# Dependencies only, from the lock file: this layer is rebuilt only when the lock changes.
-RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=uv.lock,target=uv.lock \
-    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    uv sync --frozen --no-dev --no-install-project
-
-# Then the suite itself, installed as a wheel (not editable): the final image needs no sources.
-COPY pyproject.toml uv.lock README.md ./
+# The locked dependencies and the members themselves, installed as wheels (not editable): the
+# image needs no sources. uv's cache mount keeps a rebuild after a source change fast.
+COPY pyproject.toml uv.lock ./
 COPY contracts ./contracts
 COPY libs ./libs
 COPY services ./services
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-dev --no-editable ${SERVICE:+--package "$SERVICE"} ${SERVICE:---all-packages}
 
 # ---------------------------------------------------------------------------------------------
 # runtime: the interpreter, the virtual environment and tini; no compiler, no uv, no sources.
@@ -55,46 +54,33 @@ RUN groupadd --system --gid 10001 warren \
        --no-create-home --shell /usr/sbin/nologin warren \
     && install --directory --owner=10001 --group=10001 /var/lib/warren
 
-COPY --from=build /app/.venv /app/.venv
-
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HTTP_HOST=0.0.0.0 \
-    LOG_FORMAT=json \
-    WARREN_SERVICES=notifications,payments,inventory,orders \
-    WARREN_CATALOGUE=contracts.catalogue:REGISTRY
-# (the WARREN_* pair is pyproject's [tool.warren], which the image does not contain: the CLI's suite)
+    LOG_FORMAT=json
 
 WORKDIR /var/lib/warren
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["warren", "--help"]
-
 # Docker's health status is what `docker compose up --wait` and `depends_on: service_healthy`
 # read, so it reports readiness (broker and database reachable). Kubernetes ignores it and uses
-# the Deployment's own probes. HTTP_PORT is set by each service target below.
+# the Deployment's own probes. HTTP_PORT is set by the deployment (compose, Kubernetes).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HTTP_PORT', '8000') + '/readyz', timeout=2)"]
 
 # ---------------------------------------------------------------------------------------------
-# One target per service: its module, port and health check port.
-FROM runtime AS orders
-ENV HTTP_PORT=8001
-EXPOSE 8001
-CMD ["python", "-m", "orders"]
+# tools: every member, for the CLI's one-shot jobs (definitions, topology, DLQ replay).
+FROM runtime AS tools
+COPY --from=build /app/.venv /app/.venv
+# The workspace's [tool.warren] (its services and catalogue): what the CLI operates on.
+COPY --from=build /src/pyproject.toml /app/pyproject.toml
+ENV WARREN_PROJECT=/app/pyproject.toml
+CMD ["warren", "--help"]
 
-FROM runtime AS inventory
-ENV HTTP_PORT=8002
-EXPOSE 8002
-CMD ["python", "-m", "inventory"]
-
-FROM runtime AS payments
-ENV HTTP_PORT=8003
-EXPOSE 8003
-CMD ["python", "-m", "payments"]
-
-FROM runtime AS notifications
-ENV HTTP_PORT=8004
-EXPOSE 8004
-CMD ["python", "-m", "notifications"]
+# service: one service (--build-arg SERVICE=<name>); HTTP_PORT comes from the deployment.
+FROM runtime AS service
+ARG SERVICE
+ENV WARREN_SERVICE=${SERVICE}
+COPY --from=build /app/.venv /app/.venv
+CMD ["sh", "-c", "exec python -m \"$WARREN_SERVICE\""]

@@ -14,10 +14,12 @@ PYTEST := $(PY) -m pytest
 AMQP_SERVER ?= amqp://guest:guest@127.0.0.1:5672
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export RABBITMQ_MANAGEMENT_URL ?= http://127.0.0.1:15672
-# The reference suite, consumers first: every queue exists before the first order is placed.
-SUITE := notifications payments inventory orders
+# Every workspace member's src folder: what mypy checks (a new service is picked up by the glob).
+SOURCES := $(wildcard libs/*/src contracts/src services/*/src)
+empty :=
+space := $(empty) $(empty)
 
-.PHONY: help install services test unit integration e2e lint fmt schemas run demo clean
+.PHONY: help install services test unit integration e2e lint mypy fmt schemas run demo clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,11 +28,18 @@ help:  ## list the targets
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet "uv>=0.4"
 
-.venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+# The development environment: every member, editable, plus the dev tools (tests, linters).
+.venv/.synced: pyproject.toml uv.lock $(wildcard */pyproject.toml */*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --all-packages
 	@touch $@
 
-install: .venv/.synced  ## create .venv from the lock file
+install: .venv/.synced  ## create .venv from the lock file (every member and the dev tools)
+
+# `make run` needs the members only: no test or lint toolchain is installed for it. (--inexact
+# keeps the dev tools of an earlier `make install`.)
+.venv/.runtime: pyproject.toml uv.lock $(wildcard */pyproject.toml */*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --all-packages --no-dev --inexact
+	@touch $@
 
 services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones if stopped)
 	infra/local/ensure-services
@@ -38,36 +47,39 @@ services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones
 # Tests refuse to skip for want of servers under `make test`: a missing server is a failure.
 TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1 HYPOTHESIS_PROFILE=make-test
 
-test: install lint  ## lint, then every test layer (needs RabbitMQ + PostgreSQL)
+test: install lint services  ## lint, then every test layer (starts local RabbitMQ + PostgreSQL)
 	$(TEST_ENV) $(PYTEST) tests -m "not long"
 
-run: install services  ## start the whole suite locally (Ctrl-C stops it)
-	AMQP_URL=$(AMQP_SERVER)/warren .venv/bin/warren run $(SUITE)
+run: .venv/.runtime services  ## start the whole suite locally (Ctrl-C stops it)
+	AMQP_URL=$(AMQP_SERVER)/warren .venv/bin/warren run
 
-demo: install  ## with `make run` going: place one order of each outcome and show how each ended
+demo: .venv/.runtime  ## with `make run` going: place one order of each outcome and show how each ended
 	$(PY) -m orders.demo
 
 unit: install  ## unit tests only (no servers)
 	$(PYTEST) tests/unit
 
-integration: install  ## integration tests (real RabbitMQ + PostgreSQL)
+integration: install services  ## integration tests (real RabbitMQ + PostgreSQL)
 	$(TEST_ENV) $(PYTEST) tests/integration
 
-e2e: install  ## the whole saga over HTTP and AMQP
+e2e: install services  ## the whole saga over HTTP and AMQP
 	$(TEST_ENV) $(PYTEST) tests/e2e
 
-lint: install  ## ruff, mypy (strict for contracts and libs), import-linter
+lint: install  ## ruff, mypy (strict for the platform and contracts), the import rules
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy contracts libs/warren services
-	.venv/bin/lint-imports
+	$(MAKE) --no-print-directory mypy
+	.venv/bin/warren check imports
+
+mypy: install  ## type-check every member (strict for the platform and the contracts)
+	MYPYPATH=$(subst $(space),:,$(SOURCES)) $(PY) -m mypy $(SOURCES)
 
 fmt: install  ## format and autofix
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 schemas: install  ## re-record the JSON Schemas of every event (after a deliberate, compatible change)
-	$(PY) -m contracts.schema write contracts/schemas
+	.venv/bin/warren schema --record
 
 clean:  ## remove the environment
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache

@@ -17,8 +17,8 @@ import aio_pika
 import orjson
 
 from bench import workload
-from contracts.envelope import CONTENT_TYPE
-from contracts.orders import OrderPlaced
+from shop_contracts.orders import OrderPlaced
+from warren.contracts.envelope import CONTENT_TYPE
 
 OnEvent = Callable[[OrderPlaced, str], None]
 """Called with the validated event and its message id, before the ack."""

@@ -21,7 +21,7 @@ from typing import Any
 from bench import cpu, workload
 from bench.contender import CONTENDERS, Contender, Warren, new_id
 from bench.stats import percentiles
-from contracts.orders import OrderPlaced
+from shop_contracts.orders import OrderPlaced
 
 
 @dataclass

@@ -25,9 +25,9 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind
 
 from bench import workload
-from contracts.envelope import decode, decode_as, encode, wrap
-from contracts.orders import OrderPlaced
+from shop_contracts.orders import OrderPlaced
 from warren import telemetry
+from warren.contracts.envelope import decode, decode_as, encode, wrap
 from warren.messaging import prepare
 from warren.telemetry._otlp import encode_request
 

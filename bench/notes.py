@@ -92,8 +92,8 @@ this round, in the order of what it bought:
    this machine before and after: publish 0.59x -> 1.04x raw, consume (prefetch 100) 0.82x ->
    1.46x; this run 1.11x and 1.11x.
 2. **One-pass decoding**: the event is validated straight into a typed envelope chosen by the AMQP
-   `type` property (`contracts.envelope.decode_as`, 7.8 µs against 10.9 µs); anything else falls
-   back to the strict path, which names the problem for the DLQ headers.
+   `type` property (`warren.contracts.envelope.decode_as`, 7.8 µs against 10.9 µs); anything else
+   falls back to the strict path, which names the problem for the DLQ headers.
 3. **No no-op spans**: with no tracer provider installed nothing makes spans or asks the
    propagators; a traceparent a message carries is still passed on.
 4. **OTLP encoding** (`warren.telemetry._otlp`): the wire format written directly, byte for byte

@@ -24,7 +24,7 @@ from typing import Any
 from bench import cpu, workload
 from bench.stats import percentiles
 from bench.tap import Stopwatch
-from contracts.orders import OrderPlaced
+from shop_contracts.orders import OrderPlaced
 from warren.db import Connection, Database
 from warren.messaging import Broker, OutboxRelay
 from warren.runtime import Writer

@@ -16,9 +16,9 @@ import aio_pika
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from contracts.envelope import CONTENT_TYPE
-from contracts.money import Money
-from contracts.orders import OrderLine, OrderPlaced
+from shop_contracts.money import Money
+from shop_contracts.orders import OrderLine, OrderPlaced
+from warren.contracts.envelope import CONTENT_TYPE
 from warren.messaging import Broker, WorkQueue, prepare
 
 SERVICE = "bench"

@@ -9,7 +9,7 @@ from typing import Any
 import aio_pika
 import pytest
 
-from contracts.event import Event
+from warren.contracts.event import Event
 from warren.messaging import Broker, Consumer, Handler, RetryPolicy, WorkQueue
 
 SERVICE = "probe"

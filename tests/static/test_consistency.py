@@ -87,7 +87,7 @@ def disagreements(
     for service in sorted(set(suite) & compose_services & k8s_services):
         settings, port = settings_of(service)
         readable = settings | OTEL
-        base = {**image.get("runtime", {}), **image.get(service, {})}
+        base = {**image.get("runtime", {}), **image.get("service", {})}
         in_compose = {**base, **compose["services"][service]["environment"]}
         in_k8s, k8s_port = k8s_service_env(objects, service)
         in_k8s = {**base, **in_k8s}
@@ -101,8 +101,7 @@ def disagreements(
                     "PATH",
                     "PYTHONUNBUFFERED",
                     "PYTHONDONTWRITEBYTECODE",
-                    "WARREN_SERVICES",
-                    "WARREN_CATALOGUE",
+                    "WARREN_SERVICE",
                 }
             )
             if unknown:
@@ -116,7 +115,6 @@ def disagreements(
         published = {int(p["target"]) for p in compose["services"][service].get("ports", [])}
         ports = {
             "code": port,
-            "image": int(base.get("HTTP_PORT", 0)),
             "compose": int(in_compose.get("HTTP_PORT", 0)),
             "k8s env": int(in_k8s["HTTP_PORT"]),
             "k8s container": k8s_port,

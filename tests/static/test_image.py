@@ -53,16 +53,19 @@ def test_hadolint_rejects_a_broken_dockerfile(
     assert rule in findings
 
 
-def test_dependencies_come_from_the_lock_in_their_own_layer() -> None:
+def test_dependencies_come_from_the_lock_and_a_service_image_holds_one_member() -> None:
     build = stages(DOCKERFILE)["build"]
-    first_sync = build.index("--no-install-project")
-    assert build.index("COPY contracts") > first_sync, "sources must come after the deps layer"
-    assert build.count("--frozen") == 2
+    (sync,) = re.findall(r"(?m)^\s*uv sync (.*)$", build)
+    for flag in ("--frozen", "--no-dev", "--no-editable", '--package "$SERVICE"'):
+        assert flag in sync
 
 
 def test_final_image_is_lean_and_unprivileged(suite: tuple[str, ...]) -> None:
     runtime = stages(DOCKERFILE)["runtime"]
-    assert "uv" not in re.findall(r"(?m)^COPY\s.*", runtime)[0]
+    for final in ("tools", "service"):
+        copies = re.findall(r"(?m)^COPY\s.*", stages(DOCKERFILE)[final])
+        assert copies
+        assert not any("/uv" in copy for copy in copies), copies
     assert not re.search(r"build-essential|gcc|/usr/local/bin/uv", runtime)
     assert re.search(r"(?m)^USER 10001:10001$", runtime)
     assert re.search(r'(?m)^ENTRYPOINT \["/usr/bin/tini", "--"\]$', runtime)
@@ -71,14 +74,25 @@ def test_final_image_is_lean_and_unprivileged(suite: tuple[str, ...]) -> None:
     assert len(set(bases)) == 1, "build and runtime share a base (the venv's interpreter path)"
 
 
-def test_one_target_per_service_on_its_port(suite: tuple[str, ...]) -> None:
-    targets = stages(DOCKERFILE)
+def test_one_generic_service_target_runs_the_service_it_was_built_for(
+    suite: tuple[str, ...],
+) -> None:
+    target = stages(DOCKERFILE)["service"]
+    assert re.search(r"(?m)^ARG SERVICE$", target)
+    assert "ENV WARREN_SERVICE=${SERVICE}" in target
+    assert 'exec python -m \\"$WARREN_SERVICE\\"' in target
     for name in suite:
-        settings = _settings(name)
-        target = targets[name]
-        assert f'CMD ["python", "-m", "{name}"]' in target
-        assert f"ENV HTTP_PORT={settings.http_port}" in target
-        assert f"EXPOSE {settings.http_port}" in target
+        assert name not in DOCKERFILE.split("# build:")[1], f"{name}: no service is named there"
+
+
+def test_compose_builds_each_service_from_the_one_target_on_its_port(
+    suite: tuple[str, ...], compose_config: dict[str, Any]
+) -> None:
+    for name in suite:
+        service = compose_config["services"][name]
+        assert service["build"]["target"] == "service"
+        assert service["build"]["args"] == {"SERVICE": name}
+        assert int(service["environment"]["HTTP_PORT"]) == _settings(name).http_port
 
 
 def test_build_context_keeps_what_the_build_copies() -> None:

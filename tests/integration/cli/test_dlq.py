@@ -12,10 +12,10 @@ from typing import Any
 
 import aio_pika
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import CONTENT_TYPE
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import CONTENT_TYPE
+from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, Handler, PermanentError
 from warren.testing import Servers, wait_until
 

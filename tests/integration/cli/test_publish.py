@@ -10,9 +10,9 @@ import aio_pika
 import pytest
 from aio_pika import DeliveryMode
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import CONTENT_TYPE, decode
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import CONTENT_TYPE, decode
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 

@@ -15,14 +15,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from contracts.event import Event
-from contracts.money import Money
-from contracts.orders import OrderCancelled, OrderLine, OrderPlaced
-from contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 from inventory.domain import Reservation, Status, StockLevel
 from inventory.handlers import release_stock, reserve_stock
 from inventory.main import MIGRATIONS, seed_stock
 from inventory.store import StockStore
+from shop_contracts.money import Money
+from shop_contracts.orders import OrderCancelled, OrderLine, OrderPlaced
+from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
+from warren.contracts.event import Event
 from warren.db import Database, migrations_in
 from warren.runtime import Step, Writer
 

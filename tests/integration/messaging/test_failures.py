@@ -10,10 +10,10 @@ from datetime import datetime
 import aio_pika
 import orjson
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import CONTENT_TYPE
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import CONTENT_TYPE
+from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, PermanentError, RetryPolicy
 from warren.testing import wait_until
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.event import Event
 from warren.messaging import Broker, Consumer, Delivery
 from warren.testing import close_connections, wait_until
 

@@ -8,10 +8,10 @@ import uuid
 import orjson
 import pytest
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import CONTENT_TYPE
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import CONTENT_TYPE
+from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, UnroutableError
 from warren.testing import close_connections, wait_until
 

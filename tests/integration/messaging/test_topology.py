@@ -8,9 +8,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, RetryPolicy, WorkQueue
 from warren.testing import wait_until
 

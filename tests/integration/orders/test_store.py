@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.orders import OrderLine
 from orders import domain
 from orders.domain import Order, Status
 from orders.main import MIGRATIONS
 from orders.store import OrderStore
+from shop_contracts.orders import OrderLine
 from warren.db import Database, migrations_in
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contracts.money import Money
-from contracts.stock import StockLine, StockReserved
 from payments.main import MIGRATIONS
+from shop_contracts.money import Money
+from shop_contracts.stock import StockLine, StockReserved
 from warren.db import Database, migrations_in
 
 RESERVED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -8,15 +8,15 @@ import uuid
 
 import pytest
 
-from contracts.event import Event
-from contracts.payments import PaymentCaptured, PaymentDeclined
-from contracts.stock import StockReserved
 from payments.domain import Payment, Status
 from payments.handlers import capture_payment, handlers
 from payments.main import Settings, build
 from payments.provider import ProviderUnavailable, SimulatedProvider, payment_id_for
 from payments.store import PaymentStore
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.stock import StockReserved
 from warren import db
+from warren.contracts.event import Event
 from warren.db import Database
 from warren.runtime import Writer
 

@@ -12,9 +12,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import CONTENT_TYPE, encode, wrap
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")

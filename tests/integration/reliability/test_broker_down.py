@@ -13,8 +13,8 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from contracts.catalogue import REGISTRY
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
 from warren import db
 from warren.db import Database
 from warren.messaging import Broker, OutboxRelay, PublishError, prepare, to_record

@@ -7,9 +7,9 @@ import uuid
 
 import aio_pika
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import CONTENT_TYPE, encode, wrap
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
 from warren import db
+from warren.contracts.event import Event
 from warren.messaging import Delivery
 from warren.runtime import Writer
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
 from warren import db
+from warren.contracts.event import Event
 from warren.messaging import Broker, OutboxRelay
 from warren.runtime import Writer
 from warren.testing import EventTap, wait_until

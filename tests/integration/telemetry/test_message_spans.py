@@ -12,10 +12,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
 from warren import db, telemetry
+from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, OutboxRelay, PermanentError, RetryPolicy
 from warren.runtime import Writer
 from warren.telemetry import attributes as attr

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
 from warren import db, telemetry
+from warren.contracts.event import Event
 from warren.messaging import (
     Broker,
     Delivery,

@@ -14,8 +14,8 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import asyncio, json, sys, uuid
-    from contracts.catalogue import REGISTRY
-    from contracts.examples import example
+    from shop_contracts.catalogue import REGISTRY
+    from shop_contracts.examples import example
     from warren import telemetry
     from warren.messaging import Broker, Consumer, WorkQueue, prepare
 

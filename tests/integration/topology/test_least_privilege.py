@@ -9,8 +9,8 @@ import aio_pika
 import pytest
 from aiormq.exceptions import ChannelAccessRefused
 
-from contracts.catalogue import REGISTRY
-from contracts.examples import example
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
 from warren.messaging import Broker, PublishError
 from warren.testing import fresh_vhost, wait_until
 

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from contracts.catalogue import REGISTRY
+from shop_contracts.catalogue import REGISTRY
 from warren.cli import app
 from warren.cli._project import load_project
 from warren.runtime import Runtime, Service, create_app

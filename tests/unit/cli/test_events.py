@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contracts.catalogue import REGISTRY
+from shop_contracts.catalogue import REGISTRY
 from warren.cli import app
 
 RECORDED = Path(__file__).parents[3] / "contracts" / "schemas"

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from contracts.catalogue import REGISTRY
-from contracts.envelope import (
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from warren.contracts.envelope import (
     CONTENT_TYPE,
     DATA_CONTENT_TYPE,
     Envelope,
@@ -18,8 +19,7 @@ from contracts.envelope import (
     encode,
     wrap,
 )
-from contracts.event import Event
-from contracts.examples import example
+from warren.contracts.event import Event
 
 EVENTS = list(REGISTRY)
 SENT_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -146,9 +146,9 @@ def test_decode_names_what_is_wrong_with_the_envelope(
 def test_serialize_writes_exactly_what_wrap_then_encode_writes() -> None:
     from datetime import UTC, datetime
 
-    from contracts.catalogue import REGISTRY
-    from contracts.envelope import encode, serialize, wrap
-    from contracts.examples import example
+    from shop_contracts.catalogue import REGISTRY
+    from shop_contracts.examples import example
+    from warren.contracts.envelope import encode, serialize, wrap
 
     at = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     for event_class in REGISTRY:
@@ -159,7 +159,7 @@ def test_serialize_writes_exactly_what_wrap_then_encode_writes() -> None:
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
 def test_decode_as_gives_what_the_strict_path_gives(event_class: type[Event]) -> None:
-    from contracts.envelope import decode_as
+    from warren.contracts.envelope import decode_as
 
     event = example(event_class)
     body = encode(wrap(event, source="/warren/test", event_id="event-1", time=SENT_AT))
@@ -190,7 +190,7 @@ def test_decode_as_gives_what_the_strict_path_gives(event_class: type[Event]) ->
 )
 def test_decode_as_declines_anything_but_a_valid_envelope_of_its_type(body: bytes) -> None:
     """None sends the consumer down the strict path, which says what is wrong."""
-    from contracts.envelope import decode_as
+    from warren.contracts.envelope import decode_as
 
     placed = REGISTRY.resolve("order.placed.v1")
     assert decode_as(body, placed) is None

@@ -10,12 +10,12 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from contracts.catalogue import REGISTRY
-from contracts.event import TYPE_PATTERN, Event
-from contracts.examples import example
-from contracts.money import Money
-from contracts.orders import OrderLine, OrderPlaced
-from contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.examples import example
+from shop_contracts.money import Money
+from shop_contracts.orders import OrderLine, OrderPlaced
+from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
+from warren.contracts.event import TYPE_PATTERN, Event
 
 EVENTS = list(REGISTRY)
 NAIVE = datetime(2026, 1, 2, 3, 4, 5)
@@ -132,11 +132,13 @@ def test_an_event_with_a_malformed_type_string_is_refused(malformed: str) -> Non
         class Malformed(Event):
             type: ClassVar[str] = malformed
             producer: ClassVar[str] = "tests"
+            subject_field: ClassVar[str] = "order_id"
 
 
 def test_a_well_formed_type_string_is_accepted_with_its_version() -> None:
     class Shipped(Event):
         type: ClassVar[str] = "order.shipped.v2"
         producer: ClassVar[str] = "tests"
+        subject_field: ClassVar[str] = "order_id"
 
     assert Shipped.version() == 2

@@ -7,10 +7,10 @@ from uuid import UUID
 
 import pytest
 
-from contracts.catalogue import REGISTRY
-from contracts.event import Event
-from contracts.orders import OrderCancelled, OrderPlaced
-from contracts.registry import Registry, UnknownEventType
+from shop_contracts.catalogue import REGISTRY
+from shop_contracts.orders import OrderCancelled, OrderPlaced
+from warren.contracts.event import Event
+from warren.contracts.registry import Registry, UnknownEventType
 
 
 class Impostor(Event):
@@ -18,6 +18,7 @@ class Impostor(Event):
 
     type: ClassVar[str] = "order.placed.v1"
     producer: ClassVar[str] = "impostor"
+    subject_field: ClassVar[str] = "order_id"
     order_id: UUID
 
 

@@ -17,17 +17,19 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, Field, create_model
 
-from contracts.catalogue import REGISTRY
-from contracts.compatibility import breaking_changes, check_registry
-from contracts.event import Event
-from contracts.registry import Registry
-from contracts.schema import RECORDED, json_schema, render, write
+from shop_contracts.catalogue import REGISTRY
+from warren.contracts.compatibility import breaking_changes, check_registry
+from warren.contracts.event import Event
+from warren.contracts.registry import Registry
+from warren.contracts.schema import json_schema, render, write
+
+RECORDED = Path(__file__).parents[3] / "contracts" / "schemas"
 
 # --- the guard ----------------------------------------------------------------------------------
 
 
 def test_the_recorded_schemas_are_honoured_by_the_current_events() -> None:
-    problems = check_registry(RECORDED)
+    problems = check_registry(RECORDED, REGISTRY)
 
     report = "\n".join(
         f"{event_type}: {reason}" for event_type, reasons in problems.items() for reason in reasons
@@ -61,68 +63,77 @@ def test_a_schema_is_identified_by_its_type_string_and_names_its_producer() -> N
 
 
 def test_write_records_one_sorted_file_per_type(tmp_path: Path) -> None:
-    written = write(tmp_path)
+    written = write(tmp_path, REGISTRY)
 
     assert sorted(path.name for path in written) == sorted(f"{e.type}.json" for e in REGISTRY)
     text = (tmp_path / "order.placed.v1.json").read_text(encoding="utf-8")
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
-    assert write(tmp_path) == [], "writing again changes nothing"
+    assert write(tmp_path, REGISTRY) == [], "writing again changes nothing"
 
 
 def test_write_keeps_the_schema_of_a_type_no_longer_registered(tmp_path: Path) -> None:
     (tmp_path / "order.shipped.v1.json").write_text("{}\n", encoding="utf-8")
 
-    write(tmp_path)
+    write(tmp_path, REGISTRY)
 
     assert (tmp_path / "order.shipped.v1.json").exists()
 
 
-def test_the_command_line_records_the_schemas(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "contracts.schema", "write", str(tmp_path)],
-        check=True,
-        capture_output=True,
+def test_the_command_line_records_a_projects_schemas(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.warren]\ncatalogue = "shop_contracts.catalogue:REGISTRY"\nschemas = "recorded"\n'
     )
 
-    assert {path.name for path in tmp_path.iterdir()} == {f"{e.type}.json" for e in REGISTRY}
+    subprocess.run(
+        [Path(sys.executable).with_name("warren"), "schema", "--record"],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+
+    recorded = tmp_path / "recorded"
+    assert {path.name for path in recorded.iterdir()} == {f"{e.type}.json" for e in REGISTRY}
 
 
 # --- check_registry -----------------------------------------------------------------------------
 
 
 def test_a_type_without_a_recorded_schema_is_not_recorded(tmp_path: Path) -> None:
-    write(tmp_path)
+    write(tmp_path, REGISTRY)
     (tmp_path / "stock.released.v1.json").unlink()
 
-    assert check_registry(tmp_path) == {
+    assert check_registry(tmp_path, REGISTRY) == {
         "stock.released.v1": ["not recorded: run `make schemas` to record stock.released.v1.json"]
     }
 
 
 def test_a_published_type_removed_from_the_registry_is_breaking(tmp_path: Path) -> None:
-    write(tmp_path)
+    write(tmp_path, REGISTRY)
     (tmp_path / "order.shipped.v1.json").write_text('{"$id": "order.shipped.v1"}\n')
 
-    problems = check_registry(tmp_path)
+    problems = check_registry(tmp_path, REGISTRY)
 
     assert list(problems) == ["order.shipped.v1"]
     assert "no longer registered" in problems["order.shipped.v1"][0]
 
 
 def test_a_field_dropped_from_the_code_is_caught_against_the_record(tmp_path: Path) -> None:
-    write(tmp_path)
+    write(tmp_path, REGISTRY)
     path = tmp_path / "order.cancelled.v1.json"
     recorded = json.loads(path.read_text(encoding="utf-8"))
     recorded["properties"]["coupon"] = {"type": "string"}  # as if the code had dropped `coupon`
     path.write_text(render(recorded), encoding="utf-8")
 
-    assert check_registry(tmp_path) == {"order.cancelled.v1": ["'coupon': removed or renamed"]}
+    assert check_registry(tmp_path, REGISTRY) == {
+        "order.cancelled.v1": ["'coupon': removed or renamed"]
+    }
 
 
 def test_check_registry_reads_the_registry_it_is_given(tmp_path: Path) -> None:
     class Shipped(Event):
         type: ClassVar[str] = "order.shipped.v1"
         producer: ClassVar[str] = "orders"
+        subject_field: ClassVar[str] = "order_id"
         order_id: UUID
 
     registry = Registry([Shipped])

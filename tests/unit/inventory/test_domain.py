@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from contracts.money import Money
-from contracts.orders import OrderLine, OrderPlaced
-from contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 from inventory import domain
 from inventory.domain import Reservation, SetLevel, Status
+from shop_contracts.money import Money
+from shop_contracts.orders import OrderLine, OrderPlaced
+from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

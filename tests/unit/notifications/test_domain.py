@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contracts.money import Money
-from contracts.orders import CancellationReason, OrderCancelled, OrderConfirmed
 from notifications import domain
+from shop_contracts.money import Money
+from shop_contracts.orders import CancellationReason, OrderCancelled, OrderConfirmed
 
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 PAYMENT_ID = uuid.UUID("5d2c1b7a-8e94-4f03-b6a2-9c8d7e6f5a41")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contracts.orders import OrderCancelled, OrderConfirmed
 from notifications.handlers import HANDLERS, notify_cancellation, notify_confirmation
 from notifications.main import Settings, build
+from shop_contracts.orders import OrderCancelled, OrderConfirmed
 
 
 def test_each_terminal_event_has_its_notifying_handler() -> None:

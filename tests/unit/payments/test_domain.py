@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from contracts.examples import example
-from contracts.money import Money
-from contracts.payments import PaymentCaptured, PaymentDeclined
-from contracts.stock import StockReserved
 from payments import domain
+from shop_contracts.examples import example
+from shop_contracts.money import Money
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.stock import StockReserved
 
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from contracts.stock import StockReserved
 from payments.handlers import handlers
 from payments.main import Settings, build
 from payments.provider import SimulatedProvider
+from shop_contracts.stock import StockReserved
 
 PROVIDER_VARIABLES = ("PAYMENT_LIMITS", "PAYMENT_DEFAULT_LIMIT", "PAYMENT_FAILURE_RATE")
 

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from contracts.money import Money
 from payments.domain import Approved, Charge, Refused
 from payments.provider import ProviderUnavailable, SimulatedProvider, payment_id_for
+from shop_contracts.money import Money
 from warren.messaging import PermanentError
 
 

@@ -1,0 +1,19 @@
+"""The ``warren`` command line: run a suite locally, inspect events, operate queues.
+
+The top layer: it may import everything in ``warren``; nothing imports it.
+"""
+
+# Importing a command module registers its commands on the app.
+from warren.cli import (  # noqa: F401
+    _asyncapi,
+    _check,
+    _dlq,
+    _events,
+    _kubernetes,
+    _publish,
+    _run,
+    _topology,
+)
+from warren.cli._app import app, main
+
+__all__ = ["app", "main"]

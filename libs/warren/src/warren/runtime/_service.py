@@ -1,0 +1,57 @@
+"""What a service declares in its composition root: its store, migrations, queues and routes.
+
+Owns the shape of a service (``Service``, ``Subscription``, the ``Step`` signature shared by
+message handlers and HTTP writes). It starts nothing; ``Runtime`` brings a ``Service`` to life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from fastapi import APIRouter
+
+from warren.contracts.event import Event
+from warren.db import Connection, Migration
+from warren.runtime._settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from warren.runtime._runtime import Runtime
+
+S = TypeVar("S")
+
+Step = Callable[[Any, S], Awaitable[Sequence[Event]]]
+"""A unit of work: ``async def (event_or_command, store) -> events to publish``.
+
+Message handlers and HTTP writes have this one shape; the runtime runs it in a transaction, writes
+the returned events to the outbox, and (for messages) records the inbox entry, all in one commit.
+"""
+
+
+@dataclass(frozen=True)
+class Subscription(Generic[S]):
+    """A work queue ``<service>.<purpose>`` and its handler table: event class -> step."""
+
+    purpose: str
+    handlers: Mapping[type[Event], Step[S]]
+    prefetch: int | None = None
+
+
+@dataclass(frozen=True)
+class Service(Generic[S]):
+    """Everything the runtime needs to run one service, built by the service's ``build()``."""
+
+    settings: ServiceSettings
+    store: Callable[[Connection], S]
+    publishes: Sequence[type[Event]] = ()
+    migrations: Sequence[Migration] = ()
+    subscriptions: Sequence[Subscription[S]] = ()
+    router: APIRouter | None = None
+    on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = field(default_factory=tuple)
+    title: str = ""
+
+    @property
+    def name(self) -> str:
+        """The service's name (``orders``)."""
+        return self.settings.service

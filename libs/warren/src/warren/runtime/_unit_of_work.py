@@ -1,0 +1,68 @@
+"""The unit of work: one transaction for a step's state change, its outbox rows and its inbox entry.
+
+Owns the one write path of every service, for HTTP commands and consumed events alike. Handlers
+return events; this module turns them into outbox rows on the same connection. It does not ack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import structlog
+from opentelemetry import trace
+
+from warren import db
+from warren.contracts.event import Event
+from warren.db import Connection
+from warren.messaging import Delivery, prepare, to_record
+from warren.runtime._service import Step
+from warren.telemetry import attributes as attr
+from warren.telemetry import metrics
+
+S = TypeVar("S")
+log = structlog.get_logger(__name__)
+
+
+class Writer(Generic[S]):
+    """Runs steps of one service: ``await writer.execute(place_order, command)``."""
+
+    def __init__(self, database: db.Database, service: str, store: Callable[[Connection], S]):
+        self.database = database
+        self.service = service
+        self.store = store
+
+    async def execute(
+        self, step: Step[S], subject: Any, *, correlation_id: str | None = None
+    ) -> Sequence[Event]:
+        """Run ``step(subject, store)`` in a transaction and queue its events; return them."""
+        async with self.database.transaction() as conn:
+            events = await step(subject, self.store(conn))
+            await self._append(conn, events, correlation_id)
+        return events
+
+    async def consume(self, step: Step[S], consumer: str, event: Event, delivery: Delivery) -> None:
+        """Run ``step`` for a delivered event; the inbox makes a duplicate delivery a no-op."""
+        async with self.database.transaction() as conn:
+            if not await db.record(conn, consumer, delivery.message_id):
+                _duplicate(consumer, delivery)
+                return
+            events = await step(event, self.store(conn))
+            await self._append(conn, events, delivery.correlation_id)
+
+    async def _append(
+        self, conn: Connection, events: Sequence[Event], correlation_id: str | None
+    ) -> None:
+        records = []
+        for event in events:
+            message = prepare(event, service=self.service, correlation_id=correlation_id)
+            records.append(to_record(message, aggregate_id=event.subject))
+        await db.append(conn, records)
+
+
+def _duplicate(consumer: str, delivery: Delivery) -> None:
+    metrics.INBOX_DUPLICATES.labels(consumer, delivery.event_type).inc()
+    trace.get_current_span().add_event(
+        attr.EVENT_DUPLICATE_SKIPPED, {attr.MESSAGING_MESSAGE_ID: delivery.message_id}
+    )
+    log.info("duplicate delivery skipped", message_id=delivery.message_id)

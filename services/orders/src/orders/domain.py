@@ -1,0 +1,151 @@
+"""The rules of an order: placing it, and how each saga reply moves it on. Pure: no I/O.
+
+State in, decision out: every function takes an ``Order`` (and what happened) and returns the new
+``Order`` with the events to publish. An order ends in exactly one terminal state; a reply that
+arrives after that changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from shop_contracts.money import Money
+from shop_contracts.orders import (
+    CancellationReason,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderLine,
+    OrderPlaced,
+)
+from warren.contracts.event import Event
+
+
+class Status(StrEnum):
+    """Where an order is in the saga; ``confirmed`` and ``cancelled`` are terminal."""
+
+    PENDING = "pending"
+    RESERVED = "reserved"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the two end states."""
+        return self in (Status.CONFIRMED, Status.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an order's history: what happened, when, and a human note."""
+
+    at: datetime
+    status: Status
+    note: str
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order and its history, as the orders service knows it."""
+
+    id: UUID
+    customer_id: str
+    lines: tuple[OrderLine, ...]
+    currency: str
+    status: Status
+    history: tuple[Step, ...]
+    trace_id: str | None = None
+
+    @property
+    def total(self) -> Money:
+        """Sum of quantity x unit price over the lines."""
+        amount = sum(line.quantity * line.unit_price for line in self.lines)
+        return Money(amount=amount, currency=self.currency)
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """The command behind ``POST /orders``."""
+
+    order_id: UUID
+    customer_id: str
+    lines: tuple[OrderLine, ...]
+    currency: str
+    at: datetime
+    trace_id: str | None = None
+
+
+Decision = tuple[Order, list[Event]]
+
+
+def place(command: PlaceOrder) -> Decision:
+    """A new pending order and the ``order.placed`` that starts the saga."""
+    order = Order(
+        id=command.order_id,
+        customer_id=command.customer_id,
+        lines=command.lines,
+        currency=command.currency,
+        status=Status.PENDING,
+        history=(Step(command.at, Status.PENDING, "order placed"),),
+        trace_id=command.trace_id,
+    )
+    placed = OrderPlaced(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        lines=order.lines,
+        total=order.total,
+        placed_at=command.at,
+    )
+    return order, [placed]
+
+
+def note_reservation(order: Order, at: datetime) -> Decision:
+    """Stock is held: the order waits for its payment."""
+    if order.status is not Status.PENDING:
+        return _unchanged(order)
+    return _move(order, Status.RESERVED, at, "stock reserved"), []
+
+
+def confirm(order: Order, payment_id: UUID, at: datetime) -> Decision:
+    """Payment captured: the order is confirmed (once)."""
+    if order.status.is_terminal:
+        return _unchanged(order)
+    confirmed = _move(order, Status.CONFIRMED, at, f"payment {payment_id} captured")
+    event = OrderConfirmed(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        total=order.total,
+        payment_id=payment_id,
+        confirmed_at=at,
+    )
+    return confirmed, [event]
+
+
+def cancel(order: Order, reason: CancellationReason, detail: str, at: datetime) -> Decision:
+    """Out of stock or payment declined: the order is cancelled (once)."""
+    if order.status.is_terminal:
+        return _unchanged(order)
+    cancelled = _move(order, Status.CANCELLED, at, f"{reason}: {detail}"[:500])
+    event = OrderCancelled(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        reason=reason,
+        detail=detail[:500],
+        cancelled_at=at,
+    )
+    return cancelled, [event]
+
+
+def note(order: Order, at: datetime, text: str) -> Decision:
+    """Record something that happened without changing the status."""
+    return replace(order, history=(*order.history, Step(at, order.status, text))), []
+
+
+def _move(order: Order, status: Status, at: datetime, text: str) -> Order:
+    return replace(order, status=status, history=(*order.history, Step(at, status, text)))
+
+
+def _unchanged(order: Order) -> Decision:
+    return order, []

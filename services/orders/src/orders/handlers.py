@@ -1,0 +1,81 @@
+"""How the orders service reacts to the saga's replies: one function per event, then the table.
+
+Load, decide, save, return the events to publish. No transaction, AMQP or tracing code here: the
+runtime runs each handler as a unit of work (inbox + state + outbox, one commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
+from orders import domain
+from orders.store import OrderStore
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.stock import StockRejected, StockReleased, StockReserved
+from warren.contracts.event import Event
+from warren.messaging import PermanentError
+from warren.runtime import Step
+
+
+async def note_reservation(event: StockReserved, store: OrderStore) -> list[Event]:
+    """Stock is held for the order."""
+    return await _decide(store, event.order_id, lambda o: domain.note_reservation(o, _now()))
+
+
+async def confirm_order(event: PaymentCaptured, store: OrderStore) -> list[Event]:
+    """Payment captured: confirm the order."""
+    return await _decide(
+        store, event.order_id, lambda o: domain.confirm(o, event.payment_id, event.captured_at)
+    )
+
+
+async def cancel_out_of_stock(event: StockRejected, store: OrderStore) -> list[Event]:
+    """Stock could not be reserved: cancel the order."""
+    missing = ", ".join(f"{s.sku} ({s.available}/{s.requested})" for s in event.shortages)
+    return await _decide(
+        store,
+        event.order_id,
+        lambda o: domain.cancel(o, "out_of_stock", f"not enough {missing}", event.rejected_at),
+    )
+
+
+async def cancel_declined(event: PaymentDeclined, store: OrderStore) -> list[Event]:
+    """Payment declined: cancel the order."""
+    return await _decide(
+        store,
+        event.order_id,
+        lambda o: domain.cancel(o, "payment_declined", event.reason, event.declined_at),
+    )
+
+
+async def note_release(event: StockReleased, store: OrderStore) -> list[Event]:
+    """The reservation of a cancelled order went back on the shelf (history only)."""
+    return await _decide(
+        store, event.order_id, lambda o: domain.note(o, event.released_at, "stock released")
+    )
+
+
+async def _decide(
+    store: OrderStore, order_id: UUID, decide: Callable[[domain.Order], domain.Decision]
+) -> list[Event]:
+    before = await store.get_for_update(order_id)
+    if before is None:
+        raise PermanentError(f"order {order_id} does not exist")
+    after, events = decide(before)
+    await store.save(before, after)
+    return events
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+HANDLERS: dict[type[Event], Step[OrderStore]] = {
+    StockReserved: note_reservation,
+    StockRejected: cancel_out_of_stock,
+    PaymentCaptured: confirm_order,
+    PaymentDeclined: cancel_declined,
+    StockReleased: note_release,
+}

@@ -1,0 +1,156 @@
+"""The orders store: orders and their history in the service's own PostgreSQL database.
+
+One class, SQL inline, methods named by intent. It persists what the domain decided; it decides
+nothing and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from orders.domain import Order, Status, Step
+from shop_contracts.orders import OrderLine
+from warren.db import Connection
+
+# New history lines travel as parallel arrays, so an order and its lines (or a move and its
+# line) are written in one statement, one round trip.
+_ADD = """
+WITH placed AS (
+    INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id)
+    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), history AS (
+    INSERT INTO order_history (order_id, seq, at, status, note)
+    SELECT placed.id, h.seq, h.at, h.status, h.note
+    FROM placed, unnest($8::int[], $9::timestamptz[], $10::text[], $11::text[])
+        AS h(seq, at, status, note)
+)
+SELECT count(*) = 1 FROM placed
+"""
+_SAVE = """
+WITH moved AS (
+    UPDATE orders SET status = $2, updated_at = now() WHERE id = $1
+)
+INSERT INTO order_history (order_id, seq, at, status, note)
+SELECT $1::uuid, h.seq, h.at, h.status, h.note
+FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[]) AS h(seq, at, status, note)
+"""
+# The order with its history in one statement (one snapshot) when nothing is locked.
+_GET = """
+SELECT o.*, h.at AS history_at, h.status AS history_status, h.note AS history_note
+FROM orders AS o
+LEFT JOIN LATERAL (
+    SELECT array_agg(at ORDER BY seq) AS at, array_agg(status ORDER BY seq) AS status,
+           array_agg(note ORDER BY seq) AS note
+    FROM order_history WHERE order_id = o.id
+) AS h ON true
+WHERE o.id = $1
+"""
+_SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+_HISTORY = "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq"
+
+
+class OrderStore:
+    """Orders on one connection (inside the caller's transaction when it writes)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def add(self, order: Order) -> bool:
+        """Insert a new order and its history; False if an order with this id exists."""
+        inserted = await self.conn.fetchval(
+            _ADD,
+            order.id,
+            order.customer_id,
+            order.currency,
+            orjson.dumps([line.model_dump() for line in order.lines]).decode(),
+            order.total.amount,
+            order.status.value,
+            order.trace_id,
+            *_columns(order.history, start=0),
+        )
+        return bool(inserted)
+
+    async def get(self, order_id: UUID) -> Order | None:
+        """The order with its history, or None."""
+        row = await self.conn.fetchrow(_GET, order_id)
+        if row is None:
+            return None
+        lines = zip(
+            row["history_at"] or (),
+            row["history_status"] or (),
+            row["history_note"] or (),
+            strict=True,
+        )
+        return _order(row, history=tuple(Step(at, Status(st), note) for at, st, note in lines))
+
+    async def get_for_update(self, order_id: UUID) -> Order | None:
+        """The order, row-locked until the transaction ends (one saga reply at a time).
+
+        Two statements: the history is read after the lock is granted, so it includes what the
+        transaction that held the lock appended (one statement would read it as of before).
+        """
+        row = await self.conn.fetchrow(_SELECT_FOR_UPDATE, order_id)
+        if row is None:
+            return None
+        history = await self.conn.fetch(_HISTORY, order_id)
+        steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
+        return _order(row, history=steps)
+
+    async def save(self, before: Order, after: Order) -> None:
+        """Persist the move from ``before`` to ``after``: status and new history lines."""
+        if after == before:
+            return
+        await self.conn.execute(
+            _SAVE, after.id, after.status.value, *_columns(after.history, len(before.history))
+        )
+
+    async def list(
+        self, *, customer_id: str | None, status: Status | None, limit: int
+    ) -> list[Order]:
+        """Newest first, optionally for one customer and/or status (history not loaded)."""
+        rows = await self.conn.fetch(
+            """
+            SELECT * FROM orders
+            WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::text IS NULL OR status = $2)
+            ORDER BY created_at DESC, id
+            LIMIT $3
+            """,
+            customer_id,
+            status.value if status else None,
+            limit,
+        )
+        return [_order(row, history=()) for row in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many orders are in each status."""
+        rows = await self.conn.fetch("SELECT status, count(*) AS n FROM orders GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
+
+def _columns(history: tuple[Step, ...], start: int) -> tuple[list[Any], ...]:
+    """The history lines from ``start`` on as (seq, at, status, note) arrays."""
+    new = history[start:]
+    return (
+        list(range(start, start + len(new))),
+        [step.at for step in new],
+        [step.status.value for step in new],
+        [step.note for step in new],
+    )
+
+
+def _order(row: object, *, history: tuple[Step, ...]) -> Order:
+    record = dict(row)  # type: ignore[call-overload]  # asyncpg.Record is a mapping
+    return Order(
+        id=record["id"],
+        customer_id=record["customer_id"],
+        lines=tuple(OrderLine.model_validate(line) for line in orjson.loads(record["lines"])),
+        currency=record["currency"],
+        status=Status(record["status"]),
+        history=history,
+        trace_id=record["trace_id"],
+    )
