@@ -17,7 +17,7 @@ export RABBITMQ_MANAGEMENT_URL ?= http://127.0.0.1:15672
 # The reference suite, consumers first: every queue exists before the first order is placed.
 SUITE := notifications payments inventory orders
 
-.PHONY: help install services test unit integration e2e lint fmt schemas run demo clean
+.PHONY: help install services tools test unit integration e2e lint fmt schemas run demo clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,10 +35,13 @@ install: .venv/.synced  ## create .venv from the lock file
 services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones if stopped)
 	infra/local/ensure-services
 
+tools:  ## make sure the test tools from outside the lock are on PATH (promtool)
+	infra/local/ensure-promtool
+
 # Tests refuse to skip for want of servers under `make test`: a missing server is a failure.
 TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1 HYPOTHESIS_PROFILE=make-test
 
-test: install lint  ## lint, then every test layer (needs RabbitMQ + PostgreSQL)
+test: install lint tools  ## lint, then every test layer (needs RabbitMQ + PostgreSQL)
 	$(TEST_ENV) $(PYTEST) tests -m "not long"
 
 run: install services  ## start the whole suite locally (Ctrl-C stops it)
@@ -103,7 +106,7 @@ k8s: install  ## regenerate the topology resources and render an overlay: make k
 	.venv/bin/warren topology k8s --output k8s/base/rabbitmq-topology.yaml
 	kubectl kustomize k8s/overlays/$(OVERLAY)
 
-static: install  ## static checks of the deployment files (compose, k8s, CRDs, hadolint, checkov)
+static: install tools  ## static checks of the deployment files (compose, k8s, CRDs, alert rules, hadolint, checkov)
 	$(PYTEST) tests/static
 
 .PHONY: chaos
