@@ -19,7 +19,7 @@ SOURCES := $(wildcard libs/*/src contracts/src services/*/src)
 empty :=
 space := $(empty) $(empty)
 
-.PHONY: help install services test unit integration e2e lint mypy fmt schemas run demo clean
+.PHONY: help install services tools test unit integration e2e lint mypy fmt schemas run demo clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,10 +44,13 @@ install: .venv/.synced  ## create .venv from the lock file (every member and the
 services:  ## make sure RabbitMQ and PostgreSQL are reachable (starts local ones if stopped)
 	infra/local/ensure-services
 
+tools:  ## make sure the test tools from outside the lock are on PATH (promtool)
+	infra/local/ensure-promtool
+
 # Tests refuse to skip for want of servers under `make test`: a missing server is a failure.
 TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1 HYPOTHESIS_PROFILE=make-test
 
-test: install lint services  ## lint, then every test layer (starts local RabbitMQ + PostgreSQL)
+test: install lint services tools  ## lint, then every test layer (starts local RabbitMQ + PostgreSQL)
 	$(TEST_ENV) $(PYTEST) tests -m "not long"
 
 run: .venv/.runtime services  ## start the whole suite locally (Ctrl-C stops it)
@@ -115,7 +118,7 @@ k8s: install  ## regenerate the topology resources and render an overlay: make k
 	.venv/bin/warren topology k8s --output k8s/base/rabbitmq-topology.yaml
 	kubectl kustomize k8s/overlays/$(OVERLAY)
 
-static: install  ## static checks of the deployment files (compose, k8s, CRDs, hadolint, checkov)
+static: install tools  ## static checks of the deployment files (compose, k8s, CRDs, alert rules, hadolint, checkov)
 	$(PYTEST) tests/static
 
 .PHONY: chaos
