@@ -19,7 +19,7 @@ SOURCES := $(wildcard libs/*/src contracts/src services/*/src)
 empty :=
 space := $(empty) $(empty)
 
-.PHONY: help install services tools test unit integration e2e lint mypy fmt schemas run demo clean
+.PHONY: help install services tools test unit integration e2e lint mypy docs docs-serve fmt schemas run demo clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ tools:  ## make sure the test tools from outside the lock are on PATH (promtool)
 # Tests refuse to skip for want of servers under `make test`: a missing server is a failure.
 TEST_ENV := AMQP_URL=$(AMQP_SERVER)/ WARREN_REQUIRE_SERVERS=1 HYPOTHESIS_PROFILE=make-test
 
-test: install lint services tools  ## lint, then every test layer (starts local RabbitMQ + PostgreSQL)
+test: install lint docs services tools  ## lint, docs, then every test layer (starts local RabbitMQ + PostgreSQL)
 	$(TEST_ENV) $(PYTEST) tests -m "not long"
 
 run: .venv/.runtime services  ## start the whole suite locally (Ctrl-C stops it)
@@ -73,6 +73,12 @@ lint: install  ## ruff, mypy (strict for the platform and contracts), the import
 	$(PY) -m ruff format --check .
 	$(MAKE) --no-print-directory mypy
 	.venv/bin/warren check imports
+
+docs: install  ## build the documentation site into site/ (strict: a broken link or reference fails)
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
+
+docs-serve: install  ## preview the documentation site on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs serve
 
 mypy: install  ## type-check every member (strict for the platform and the contracts)
 	MYPYPATH=$(subst $(space),:,$(SOURCES)) $(PY) -m mypy $(SOURCES)
