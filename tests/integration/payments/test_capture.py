@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from payments.domain import Payment, Status
-from payments.handlers import capture_payment, handlers
+from payments.handlers import HANDLERS, capture_payment
 from payments.main import Settings, build
 from payments.provider import ProviderUnavailable, SimulatedProvider, payment_id_for
 from payments.store import PaymentStore
@@ -115,14 +115,14 @@ async def test_concurrent_deliveries_for_one_order_capture_it_once(
 async def test_the_unit_of_work_queues_the_event_with_the_payment(
     database: Database, reserved
 ) -> None:
-    writer = Writer(database, "payments", PaymentStore)
     event = reserved()
-    step = handlers(HEALTHY)[StockReserved]
+    step = HANDLERS[StockReserved]
     with pytest.raises(ProviderUnavailable):
-        await writer.execute(handlers(DOWN)[StockReserved], event)
+        await Writer(database, "payments", PaymentStore, [DOWN]).execute(step, event)
     async with database.pool.acquire() as conn:
         assert await db.pending(conn) == (0, 0.0)
 
+    writer = Writer(database, "payments", PaymentStore, [HEALTHY])
     await writer.execute(step, event, correlation_id=str(event.order_id))
 
     async with database.transaction() as conn:
@@ -134,7 +134,7 @@ async def test_the_unit_of_work_queues_the_event_with_the_payment(
 async def test_the_settings_reach_the_provider(database: Database, reserved) -> None:
     service = build(Settings(payment_limits={"bob": 100}, payment_default_limit=1_000_000))
     step = service.subscriptions[0].handlers[StockReserved]
-    writer = Writer(database, "payments", PaymentStore)
+    writer = Writer(database, "payments", PaymentStore, service.dependencies)
 
     [bob] = await writer.execute(step, reserved(amount=101, customer_id="bob"))
     [alice] = await writer.execute(step, reserved(amount=500_000, customer_id="alice"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from payments.handlers import handlers
+from payments.handlers import capture_payment
 from payments.main import Settings, build
 from payments.provider import SimulatedProvider
 from shop_contracts.stock import StockReserved
@@ -60,6 +60,8 @@ def test_build_declares_the_charges_queue_for_stock_reserved() -> None:
     assert service.router is not None
 
 
-def test_the_bound_handler_keeps_its_verb_name() -> None:
-    table = handlers(SimulatedProvider())
-    assert getattr(table[StockReserved], "__name__", None) == "capture_payment"
+def test_the_provider_is_a_declared_dependency_not_a_bound_argument() -> None:
+    service = build(Settings())
+    [subscription] = service.subscriptions
+    assert subscription.handlers[StockReserved] is capture_payment
+    assert [type(d) for d in service.dependencies] == [SimulatedProvider]

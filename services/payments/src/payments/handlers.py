@@ -1,13 +1,13 @@
 """How the payments service reacts to reserved stock: one function per event, then the table.
 
-Load, ask the provider, decide, save, return the events to publish. No transaction, AMQP or tracing
+Load, ask the provider, decide, save, return the events to publish. The provider is declared as a
+parameter and given by the runtime from ``Service.dependencies``. No transaction, AMQP or tracing
 code here: the runtime runs each handler as a unit of work (inbox + state + outbox, one commit), so
 a ``ProviderUnavailable`` rolls everything back and the message is retried through the delay queues.
 """
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 
 from payments import domain
@@ -32,10 +32,6 @@ async def capture_payment(
     return events
 
 
-def handlers(provider: SimulatedProvider) -> dict[type[Event], Step[PaymentStore]]:
-    """The handler table, with ``provider`` bound in (``__name__`` kept for queues and spans)."""
-    return {
-        StockReserved: functools.update_wrapper(
-            functools.partial(capture_payment, provider=provider), capture_payment
-        ),
-    }
+HANDLERS: dict[type[Event], Step[PaymentStore]] = {
+    StockReserved: capture_payment,
+}

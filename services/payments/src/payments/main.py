@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from payments import api
-from payments.handlers import handlers
+from payments.handlers import HANDLERS
 from payments.provider import DEFAULT_LIMIT, SimulatedProvider
 from payments.store import PaymentStore
 from shop_contracts.money import MinorUnits
@@ -45,7 +45,8 @@ def build(settings: Settings | None = None) -> Service[PaymentStore]:
         store=PaymentStore,
         publishes=[PaymentCaptured, PaymentDeclined],
         migrations=migrations_in(MIGRATIONS),
-        subscriptions=[Subscription("charges", handlers(provider))],
+        subscriptions=[Subscription("charges", HANDLERS)],
+        dependencies=[provider],
         router=api.router,
         title="Warren payments",
     )

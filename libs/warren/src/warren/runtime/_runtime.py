@@ -90,7 +90,12 @@ class Runtime(Generic[S]):
         )
         self._broker = Broker(settings.amqp_url, self.service.name)
         await self._broker.connect()
-        self._writer = Writer(self._database, self.service.name, self.service.store)
+        self._writer = Writer(
+            self._database, self.service.name, self.service.store, self.service.dependencies
+        )
+        for subscription in self.service.subscriptions:  # a missing dependency fails the start
+            for step in subscription.handlers.values():
+                self._writer.prepare(step)
         queues = self.work_queues()
         await self._broker.declare(queues)
         for hook in self.service.on_start:

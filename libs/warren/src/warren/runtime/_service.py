@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, TypeVar
 
 from fastapi import APIRouter
 
@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 
 S = TypeVar("S")
 
-Step = Callable[[Any, S], Awaitable[Sequence[Event]]]
-"""A unit of work: ``async def (event_or_command, store) -> events to publish``.
+Step = Callable[Concatenate[Any, S, ...], Awaitable[Sequence[Event]]]
+"""A unit of work: ``async def (event_or_command, store, *dependencies) -> events to publish``.
 
 Message handlers and HTTP writes have this one shape; the runtime runs it in a transaction, writes
 the returned events to the outbox, and (for messages) records the inbox entry, all in one commit.
+Parameters after the store are declared by type and filled from ``Service.dependencies``.
 """
 
 
@@ -50,6 +51,8 @@ class Service(Generic[S]):
     router: APIRouter | None = None
     on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = field(default_factory=tuple)
     title: str = ""
+    dependencies: Sequence[object] = ()
+    """What steps may declare beyond ``(subject, store)``, matched by type (a provider client)."""
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ from warren import db
 from warren.contracts.event import Event
 from warren.db import Connection
 from warren.messaging import Delivery, prepare, to_record
+from warren.runtime._injection import Call, bind
 from warren.runtime._service import Step
 from warren.telemetry import attributes as attr
 from warren.telemetry import metrics
@@ -25,19 +26,37 @@ log = structlog.get_logger(__name__)
 
 
 class Writer(Generic[S]):
-    """Runs steps of one service: ``await writer.execute(place_order, command)``."""
+    """Runs steps of one service: ``await writer.execute(place_order, command)``.
 
-    def __init__(self, database: db.Database, service: str, store: Callable[[Connection], S]):
+    A step's parameters after ``(subject, store)`` are filled from ``dependencies`` by type.
+    """
+
+    def __init__(
+        self,
+        database: db.Database,
+        service: str,
+        store: Callable[[Connection], S],
+        dependencies: Sequence[object] = (),
+    ):
         self.database = database
         self.service = service
         self.store = store
+        self.dependencies = tuple(dependencies)
+        self._calls: dict[Step[S], Call] = {}
+
+    def prepare(self, step: Step[S]) -> Call:
+        """``step`` with its declared dependencies bound (once; an error names what is missing)."""
+        call = self._calls.get(step)
+        if call is None:
+            call = self._calls[step] = bind(step, self.dependencies)
+        return call
 
     async def execute(
         self, step: Step[S], subject: Any, *, correlation_id: str | None = None
     ) -> Sequence[Event]:
         """Run ``step(subject, store)`` in a transaction and queue its events; return them."""
         async with self.database.transaction() as conn:
-            events = await step(subject, self.store(conn))
+            events = await self.prepare(step)(subject, self.store(conn))
             await self._append(conn, events, correlation_id)
         return events
 
@@ -47,7 +66,7 @@ class Writer(Generic[S]):
             if not await db.record(conn, consumer, delivery.message_id):
                 _duplicate(consumer, delivery)
                 return
-            events = await step(event, self.store(conn))
+            events = await self.prepare(step)(event, self.store(conn))
             await self._append(conn, events, delivery.correlation_id)
 
     async def _append(
