@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,41 +15,22 @@ import httpx
 import pytest
 
 from notifications.main import Settings, build
-from warren.db import Database
-from warren.messaging import Broker
-from warren.runtime import create_app
-from warren.testing import wait_until
-
-
-@dataclass
-class Running:
-    """The started service, a client for its HTTP API, the orders service's side of the broker."""
-
-    http: httpx.AsyncClient
-    database: Database
-    orders: Broker
+from warren.testing import ServiceUnderTest, running_service
 
 
 @pytest.fixture
-async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
+async def running(vhost_url: str, database_url: str) -> AsyncIterator[ServiceUnderTest[Any]]:
     settings = Settings(
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
         database_name=urlsplit(database_url).path[1:],
     )
-    app = create_app(build(settings))
-    runtime: Any = app.state.runtime
-    await runtime.start()
-    orders = Broker(vhost_url, "orders")
-    await orders.connect()
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as http:
-            yield Running(http, runtime.database, orders)
-    finally:
-        await orders.close()
-        await runtime.stop()
+    async with running_service(build(settings)) as service:
+        yield service
+
+
+Running = ServiceUnderTest[Any]
 
 
 async def test_each_customer_is_told_once_how_their_order_ended(
@@ -58,11 +38,11 @@ async def test_each_customer_is_told_once_how_their_order_ended(
 ) -> None:
     happy, unlucky = confirmed(customer_id="frank"), cancelled(customer_id="frank")
     ids = [
-        await running.orders.publish(happy),
-        await running.orders.publish(unlucky),
-        await running.orders.publish(happy),  # re-published: a new message id, the same news
+        await running.publish(happy),
+        await running.publish(unlucky),
+        await running.publish(happy),  # re-published: a new message id, the same news
     ]
-    await wait_until(lambda: handled(running.database, ids), timeout=20, what="all 3 handled")
+    await running.wait_handled(*ids, timeout=20)
 
     about_happy = await notifications(running.http, order_id=str(happy.order_id))
     about_unlucky = await notifications(running.http, order_id=str(unlucky.order_id))
@@ -89,12 +69,3 @@ async def notifications(http: httpx.AsyncClient, **query: str) -> list[dict[str,
     response.raise_for_status()
     listed: list[dict[str, Any]] = response.json()
     return listed
-
-
-async def handled(database: Database, message_ids: list[str]) -> bool:
-    count = await database.pool.fetchval(
-        "SELECT count(*) FROM warren_inbox WHERE consumer = 'notifications.outbound'"
-        " AND message_id = ANY($1::text[])",
-        message_ids,
-    )
-    return bool(count == len(message_ids))

@@ -9,33 +9,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aio_pika
-import httpx
 import pytest
 
 from payments.main import Settings, build
-from warren.db import Database
-from warren.messaging import Broker
-from warren.runtime import create_app
-from warren.testing import EventTap, wait_until
+from warren.testing import ServiceUnderTest, running_service
 
 CAPTURED = "payment.captured.v1"
 DECLINED = "payment.declined.v1"
 
 
-@dataclass
-class Running:
-    """The started service, a client for its HTTP API, the inventory's side of the broker."""
-
-    http: httpx.AsyncClient
-    database: Database
-    inventory: Broker
-    tap: EventTap
-    amqp_url: str
+Running = ServiceUnderTest[Any]
 
 
 @pytest.fixture
@@ -49,34 +36,20 @@ async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
         payment_failure_rate=0.3,
         payment_limits={"carol": 1000},
     )
-    app = create_app(build(settings))
-    runtime: Any = app.state.runtime
-    await runtime.start()
-    inventory = Broker(vhost_url, "inventory")
-    await inventory.connect()
-    try:
-        async with (
-            EventTap(vhost_url, ["payments.events"]) as tap,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://payments"
-            ) as http,
-        ):
-            yield Running(http, runtime.database, inventory, tap, vhost_url)
-    finally:
-        await inventory.close()
-        await runtime.stop()
+    async with running_service(build(settings)) as service:
+        yield service
 
 
 async def test_every_order_is_charged_exactly_once_through_a_flaky_provider(
     running: Running, reserved
 ) -> None:
     events = [reserved(amount=2999) for _ in range(20)]
-    ids = [await running.inventory.publish(event) for event in events]
-    ids.append(await running.inventory.publish(events[0]))  # re-published: a new message id
+    ids = [await running.publish(event) for event in events]
+    ids.append(await running.publish(events[0]))  # re-published: a new message id
 
     for event in events:
-        await running.tap.wait_for(CAPTURED, subject=str(event.order_id), timeout=30)
-    await wait_until(lambda: handled(running.database, ids), timeout=30, what="all 21 handled")
+        await running.wait_for(CAPTURED, subject=str(event.order_id), timeout=30)
+    await running.wait_handled(*ids, timeout=30)
 
     queued = await running.database.pool.fetchval(
         "SELECT count(*) FROM warren_outbox WHERE routing_key = $1", CAPTURED
@@ -87,9 +60,9 @@ async def test_every_order_is_charged_exactly_once_through_a_flaky_provider(
 
 async def test_a_payment_is_readable_over_http_once_settled(running: Running, reserved) -> None:
     captured, declined = reserved(amount=900), reserved(amount=2999, customer_id="carol")
-    await asyncio.gather(running.inventory.publish(captured), running.inventory.publish(declined))
-    await running.tap.wait_for(CAPTURED, subject=str(captured.order_id), timeout=30)
-    await running.tap.wait_for(DECLINED, subject=str(declined.order_id), timeout=30)
+    await asyncio.gather(running.publish(captured), running.publish(declined))
+    await running.wait_for(CAPTURED, subject=str(captured.order_id), timeout=30)
+    await running.wait_for(DECLINED, subject=str(declined.order_id), timeout=30)
 
     ok = (await running.http.get(f"/payments/{captured.order_id}")).json()
     refused = (await running.http.get(f"/payments/{declined.order_id}")).json()
@@ -109,15 +82,6 @@ async def test_a_payment_is_readable_over_http_once_settled(running: Running, re
     )
     assert "limit of 1000" in refused["reason"]
     assert missing.status_code == 404
-
-
-async def handled(database: Database, message_ids: list[str]) -> bool:
-    count = await database.pool.fetchval(
-        "SELECT count(*) FROM warren_inbox WHERE consumer = 'payments.charges'"
-        " AND message_id = ANY($1::text[])",
-        message_ids,
-    )
-    return bool(count == len(message_ids))
 
 
 async def dead_lettered(amqp_url: str) -> int:

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from inventory.main import Settings, build
-from warren.runtime import Runtime, create_app
+from warren.runtime import Runtime
+from warren.testing import running_service
 
 QUEUE = "inventory.reservations"
 DLQ = f"{QUEUE}.dlq"
@@ -39,19 +40,10 @@ async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventor
         retry_delays=(0.05, 0.1),
         seed_stock={"TEA-GREEN": 1000, "MUG-BLUE": 1000},
     )
-    app = create_app(build(settings))
-    runtime: Runtime[Any] = app.state.runtime
-    await runtime.start()
-    connection = await aio_pika.connect(vhost_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        # What inventory publishes needs a queue, or it is unroutable (payments and orders' job).
-        sink = await channel.declare_queue(exclusive=True)
-        await sink.bind("inventory.events", "#")
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://inventory"
-        ) as http:
-            yield Inventory(runtime, http, channel, vhost_url)
-    finally:
-        await connection.close()
-        await runtime.stop()
+    # running_service's tap binds a queue to inventory.events, so what inventory publishes is
+    # routable (payments' and orders' job in the suite).
+    async with running_service(build(settings)) as service:
+        connection = await aio_pika.connect(vhost_url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            yield Inventory(service.runtime, service.http, channel, vhost_url)

@@ -11,6 +11,7 @@ from warren.testing._postgres_cluster import PostgresCluster, postgres_cluster
 from warren.testing._provisioning import provisioned_vhost
 from warren.testing._rabbitmq_node import RabbitCluster, RabbitNode, rabbitmq_cluster
 from warren.testing._servers import Servers, ServersUnavailable, discover_servers
+from warren.testing._service import ServiceUnderTest, running_service
 from warren.testing._tap import EventTap, Tapped
 from warren.testing._vhost import fresh_vhost, vhost_url
 from warren.testing._wait import wait_until
@@ -22,6 +23,7 @@ __all__ = [
     "RabbitNode",
     "Servers",
     "ServersUnavailable",
+    "ServiceUnderTest",
     "Tapped",
     "close_connections",
     "discover_servers",
@@ -33,6 +35,7 @@ __all__ = [
     "postgres_cluster",
     "provisioned_vhost",
     "rabbitmq_cluster",
+    "running_service",
     "vhost_url",
     "wait_until",
 ]
