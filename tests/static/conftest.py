@@ -37,7 +37,7 @@ def _crd_folder() -> Path:
 
 CRDS = _crd_folder()
 OVERLAYS = ("dev", "prod")
-INFRA_SERVICES = {"definitions", "rabbitmq", "postgres", "jaeger"}
+INFRA_SERVICES = {"definitions", "rabbitmq", "postgres", "jaeger", "prometheus", "grafana"}
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

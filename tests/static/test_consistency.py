@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.static.conftest import INFRA_SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 OTEL = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 # Kubernetes composes AMQP_URL from these with $(VAR) expansion; the services never read them.
@@ -69,7 +71,7 @@ def disagreements(
     image = image_env()
     vhost = definitions["vhosts"][0]["name"]
     work_queues = {q["name"] for q in definitions["queues"] if "x-delivery-limit" in q["arguments"]}
-    compose_services = set(compose["services"]) - {"definitions", "rabbitmq", "postgres", "jaeger"}
+    compose_services = set(compose["services"]) - INFRA_SERVICES
     k8s_services = {
         o["metadata"]["name"]
         for o in objects

@@ -7,6 +7,7 @@ The top layer: it may import everything in ``warren``; nothing imports it.
 from warren.cli import (  # noqa: F401
     _asyncapi,
     _check,
+    _dashboards,
     _dlq,
     _events,
     _kubernetes,

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from warren.contracts.event import Event
 from warren.db import Connection, Migration
 from warren.runtime._settings import ServiceSettings
+from warren.telemetry.dashboard import Graph
 
 if TYPE_CHECKING:
     from warren.runtime._runtime import Runtime
@@ -51,6 +52,8 @@ class Service(Generic[S]):
     router: APIRouter | None = None
     on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = field(default_factory=tuple)
     title: str = ""
+    dashboard: Sequence[Graph] = ()
+    """Panels of this service's own on the project's Grafana board (``warren dashboards``)."""
     dependencies: Sequence[object] = ()
     """What steps may declare beyond ``(subject, store)``, matched by type (a provider client)."""
 
