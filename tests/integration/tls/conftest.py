@@ -37,6 +37,7 @@ if not (Path("/usr/lib/rabbitmq/bin/rabbitmq-server").exists() or shutil.which("
         pytest.fail(message, pytrace=False)
     pytest.skip(message, allow_module_level=True)
 
+
 @pytest.fixture(scope="session")
 def pki() -> Iterator[Pki]:
     folder = Path(tempfile.mkdtemp(prefix="warren-tls-"))
@@ -95,5 +96,3 @@ async def postgres(pki: Pki, base: Path) -> AsyncIterator[PostgresCluster]:
     """A PostgreSQL server that rejects every connection not made over TLS."""
     async with postgres_cluster(base / "postgres", tls=pki.server) as cluster:
         yield cluster
-
-
