@@ -19,7 +19,14 @@ from tests.static.conftest import INFRA_SERVICES
 ROOT = Path(__file__).resolve().parents[2]
 OTEL = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 # Kubernetes composes AMQP_URL from these with $(VAR) expansion; the services never read them.
-K8S_HELPERS = {"AMQP_USERNAME", "AMQP_PASSWORD", "AMQP_HOST", "AMQP_VHOST"}
+K8S_HELPERS = {
+    "AMQP_USERNAME",
+    "AMQP_PASSWORD",
+    "AMQP_HOST",
+    "AMQP_VHOST",
+    "TLS_CA_FILE",
+    "DATABASE_SERVER_URL",
+}
 # Settings that change the topology: deployments must leave them to the code's defaults, or the
 # services would declare queues that differ from the definitions (PRECONDITION_FAILED).
 TOPOLOGY_SETTINGS = {"RETRY_DELAYS", "DELIVERY_LIMIT"}

@@ -19,7 +19,7 @@ from warren.cli._app import app
 from warren.cli._project import Project, load_project
 from warren.telemetry.dashboard import PLATFORM, RATE, Board, Graph, Query, Section
 
-DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+PROMETHEUS_UID = "prometheus"
 """The data source every panel queries: provisioned with this uid (infra/grafana)."""
 JAEGER_URL = "http://localhost:16686"
 
@@ -59,8 +59,12 @@ def project_board(project: Project) -> Board:
 
 def render(board: Board) -> dict[str, Any]:
     """``board`` as Grafana dashboard JSON (a dict), built with grafana-foundation-sdk."""
-    from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries  # noqa: PLC0415
-    from grafana_foundation_sdk.cog.encoder import JSONEncoder  # noqa: PLC0415
+    # Imported here: the SDK is the optional extra warren-platform[dashboards].
+    from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.dashboard import DashboardLinkType, DataSourceRef
+
+    source = DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
 
     builder = (
         dashboard.Dashboard(board.title)
@@ -71,7 +75,7 @@ def render(board: Board) -> dict[str, Any]:
         .time("now-1h", "now")
         .link(
             dashboard.DashboardLink("Traces in Jaeger")
-            .type("link")
+            .type(DashboardLinkType.LINK)
             .url(JAEGER_URL)
             .target_blank(True)
             .icon("external link")
@@ -83,7 +87,7 @@ def render(board: Board) -> dict[str, Any]:
             panel = (stat.Panel() if graph.kind == "stat" else timeseries.Panel()).title(
                 graph.title
             )
-            panel = panel.description(graph.answers).unit(graph.unit).datasource(DATASOURCE)
+            panel = panel.description(graph.answers).unit(graph.unit).datasource(source)
             panel = panel.height(8).span(8)
             for index, query in enumerate(graph.queries):
                 target = (
@@ -91,7 +95,7 @@ def render(board: Board) -> dict[str, Any]:
                     .expr(query.expr)
                     .legend_format(query.legend or "__auto")
                     .ref_id(chr(ord("A") + index))
-                    .datasource(DATASOURCE)
+                    .datasource(source)
                 )
                 panel = panel.with_target(target)
             builder = builder.with_panel(panel)

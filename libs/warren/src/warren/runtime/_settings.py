@@ -1,7 +1,11 @@
 """Settings every Warren service shares, read from the environment by pydantic-settings.
 
-Owns names, defaults and fail-fast validation (``guest`` is refused outside development). A
-service subclasses ``ServiceSettings`` to set its name and port; nothing here is read at import.
+Owns names, defaults and fail-fast validation (``guest`` is refused outside development; in
+production a broker or database off this machine must be reached over verified TLS, unless
+``ALLOW_PLAINTEXT`` says otherwise). TLS itself is configured in the URLs, which every client and
+CLI command reads: ``amqps://...?cafile=&certfile=&keyfile=`` and
+``postgresql://...?sslmode=verify-full&sslrootcert=&sslcert=&sslkey=``. A service subclasses
+``ServiceSettings`` to set its name and port; nothing here is read at import.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warren.runtime._transport import amqp_transport_problem, database_transport_problem
 from warren.telemetry import LogFormat
 
 
@@ -41,6 +46,9 @@ class ServiceSettings(BaseSettings):
     housekeeping_interval: float = Field(default=3600.0, gt=0)
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
+    # Production refuses plaintext (or unverified TLS) to a broker or database off this machine;
+    # set this only where the network itself is trusted, e.g. a service mesh that adds mTLS.
+    allow_plaintext: bool = False
 
     @model_validator(mode="after")
     def _refuse_guest_outside_development(self) -> ServiceSettings:
@@ -49,6 +57,24 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "AMQP_URL uses the 'guest' user; it is for local development only — "
                 "give the service its own user (see infra/rabbitmq/definitions.json)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_plaintext_in_production(self) -> ServiceSettings:
+        if self.environment != "production" or self.allow_plaintext:
+            return self
+        problems = [
+            problem
+            for problem in (
+                amqp_transport_problem(self.amqp_url),
+                database_transport_problem(self.database_url),
+            )
+            if problem is not None
+        ]
+        if problems:
+            raise ValueError(
+                "; ".join(problems) + " (README 'TLS'; ALLOW_PLAINTEXT=true to accept the risk)"
             )
         return self
 

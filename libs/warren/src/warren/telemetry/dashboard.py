@@ -116,7 +116,8 @@ MESSAGING = Board(
                     "Which queues retry deliveries, and for which errors?",
                     (
                         Query(
-                            f"sum by (queue, error_type) (rate(warren_messages_retried_total{RATE}))",
+                            "sum by (queue, error_type) "
+                            f"(rate(warren_messages_retried_total{RATE}))",
                             "{{queue}} {{error_type}}",
                         ),
                     ),
@@ -245,8 +246,7 @@ HTTP = Board(
                     "How many requests does each route answer, with which status?",
                     (
                         Query(
-                            "sum by (job, route, status) "
-                            f"(rate(warren_http_requests_total{RATE}))",
+                            f"sum by (job, route, status) (rate(warren_http_requests_total{RATE}))",
                             "{{job}} {{route}} {{status}}",
                         ),
                     ),
@@ -257,7 +257,8 @@ HTTP = Board(
                     "What share of requests is refused (4xx: bad input, no token, not found)?",
                     (
                         Query(
-                            f'sum by (job) (rate(warren_http_requests_total{{status=~"4.."}}{RATE}))'
+                            "sum by (job) "
+                            f'(rate(warren_http_requests_total{{status=~"4.."}}{RATE}))'
                             f" / sum by (job) (rate(warren_http_requests_total{RATE}))",
                             "{{job}}",
                         ),
