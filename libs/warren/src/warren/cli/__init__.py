@@ -13,6 +13,7 @@ from warren.cli import (  # noqa: F401
     _kubernetes,
     _publish,
     _run,
+    _tail,
     _topology,
 )
 from warren.cli._app import app, main
