@@ -13,6 +13,7 @@ from warren.cli import (  # noqa: F401
     _kubernetes,
     _publish,
     _run,
+    _scaffold,
     _tail,
     _topology,
 )
