@@ -170,7 +170,7 @@ async def run(spec: Spec) -> dict[str, Any]:
             "PREFETCH": str(spec.prefetch),
             "POOL_SIZE": str(spec.pool_size),
             "SEED_STOCK": json.dumps(dict.fromkeys(SKUS, 1_000_000_000)),
-            "SEED_PRICES": json.dumps(dict.fromkeys(SKUS, {"amount": 500, "currency": "EUR"})),
+            "SEED_PRICES": json.dumps({sku: {"amount": 500, "currency": "EUR"} for sku in SKUS}),
             "PAYMENT_DEFAULT_LIMIT": str(10**9),
             **(spec.env or {}),
         }
