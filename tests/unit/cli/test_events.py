@@ -54,7 +54,7 @@ def test_events_lists_every_type_with_version_producer_and_consumers() -> None:
         listed = {c.strip() for c in consumers.split(",")}
         assert listed == CONSUMERS[name], name
         assert listed <= QUEUES
-    assert "8 event types" in result.stdout
+    assert "9 event types" in result.stdout
 
 
 @pytest.mark.parametrize("event_type", sorted(CONSUMERS))

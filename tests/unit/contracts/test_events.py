@@ -60,10 +60,12 @@ def test_events_are_frozen(event_class: type[Event]) -> None:
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
-def test_the_subject_is_the_order_id(event_class: type[Event]) -> None:
+def test_the_subject_is_the_order_id_or_for_a_product_its_sku(event_class: type[Event]) -> None:
     event = example(event_class)
 
-    assert event.subject == str(event.model_dump()["order_id"])
+    field = "sku" if event_class.type.startswith("product.") else "order_id"
+    assert event_class.subject_field == field
+    assert event.subject == str(event.model_dump()[field])
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
