@@ -35,10 +35,11 @@ from bench import cpu
 from bench.client import Client
 from bench.stats import percentiles
 from bench.tap import Stopwatch
+from warren.cli._project import load_project
 from warren.runtime import Suite
 from warren.testing import fresh_vhost
 
-SERVICES = ("notifications", "payments", "inventory", "orders")
+SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 PORTS = {"orders": 19001, "inventory": 19002, "payments": 19003, "notifications": 19004}
 EXCHANGES = ("orders.events", "inventory.events", "payments.events")
 SKUS = tuple(f"BENCH-{i:02d}" for i in range(32))
@@ -90,7 +91,7 @@ class Shop:
     async def order(self, timeout: float = 60.0) -> Order:
         """Place one order and wait until it is confirmed; its clock."""
         lines = [
-            {"sku": sku, "quantity": 1, "unit_price": 500}
+            {"sku": sku, "quantity": 1}  # 5.00 EUR each: the catalogue's price (SEED_PRICES)
             for sku in random.sample(SKUS, k=random.randint(1, 3))
         ]
         body = {"customer_id": f"bench-{random.randint(0, 999)}", "currency": "EUR", "lines": lines}
@@ -169,6 +170,7 @@ async def run(spec: Spec) -> dict[str, Any]:
             "PREFETCH": str(spec.prefetch),
             "POOL_SIZE": str(spec.pool_size),
             "SEED_STOCK": json.dumps(dict.fromkeys(SKUS, 1_000_000_000)),
+            "SEED_PRICES": json.dumps({sku: {"amount": 500, "currency": "EUR"} for sku in SKUS}),
             "PAYMENT_DEFAULT_LIMIT": str(10**9),
             **(spec.env or {}),
         }

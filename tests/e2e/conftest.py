@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from warren.cli._project import load_project
 from warren.runtime import Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
-# Consumers first, the HTTP entry point last: every queue exists before the first order.
-SERVICES = ("notifications", "payments", "inventory", "orders")
+# The suite's one list ([tool.warren] services), in its start order: consumers first, so every
+# queue exists before the first event (orders before inventory: its price queue is there when
+# inventory announces the catalogue's prices at start-up).
+SERVICES = load_project(Path(__file__).parent).services
 EXCHANGES = ("orders.events", "inventory.events", "payments.events")
 TERMINAL = {"confirmed", "cancelled"}
+PAYMENT_LIMITS = '{"bob": 1000}'
+"""``bob`` is declined above 10.00 EUR (one TEA-BLACK costs 11.90), everyone else at 1000 EUR."""
 
 
 class Shop:
@@ -36,11 +42,17 @@ class Shop:
         }
 
     async def place_order(self, customer: str, lines: list[dict[str, Any]], **kw: Any) -> str:
-        """POST /orders; the new order's id."""
-        body = {"customer_id": customer, "currency": "EUR", "lines": lines, **kw}
-        response = await self.http["orders"].post("/orders", json=body)
+        """POST /orders with ``lines`` of sku + quantity (prices are the catalogue's); its id."""
+        response = await self.post_order(customer, lines, **kw)
         assert response.status_code == 202, response.text
         return str(response.json()["order_id"])
+
+    async def post_order(
+        self, customer: str, lines: list[dict[str, Any]], **kw: Any
+    ) -> httpx.Response:
+        """POST /orders, whatever it answers."""
+        body = {"customer_id": customer, "currency": "EUR", "lines": lines, **kw}
+        return await self.http["orders"].post("/orders", json=body)
 
     async def order(self, order_id: str) -> dict[str, Any]:
         """GET /orders/{id}."""
@@ -66,10 +78,22 @@ class Shop:
         response.raise_for_status()
         return dict(response.json())
 
-    async def set_stock(self, sku: str, available: int) -> None:
-        """PUT /stock/{sku}."""
-        response = await self.http["inventory"].put(f"/stock/{sku}", json={"available": available})
+    async def set_stock(self, sku: str, available: int, price: int | None = None) -> None:
+        """PUT /stock/{sku}, with a unit price in euro cents if ``price`` is given."""
+        body: dict[str, Any] = {"available": available}
+        if price is not None:
+            body["price"] = {"amount": price, "currency": "EUR"}
+        response = await self.http["inventory"].put(f"/stock/{sku}", json=body)
         response.raise_for_status()
+
+    async def wait_priced(self, sku: str, amount: int, timeout: float = 10.0) -> None:
+        """Until orders prices ``sku`` at ``amount`` (it learns prices from product.priced)."""
+
+        async def priced() -> bool:
+            rows = await self.sql("orders", "SELECT amount FROM prices WHERE sku = $1", sku)
+            return bool(rows) and rows[0]["amount"] == amount
+
+        await wait_until(priced, timeout=timeout, interval=0.1, what=f"orders prices {sku}")
 
     async def payment(self, order_id: str) -> dict[str, Any] | None:
         """GET /payments/{order_id}, None on 404."""
@@ -120,6 +144,7 @@ async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIte
         "LOG_FORMAT": "json",
         "RETRY_DELAYS": "[0.1, 0.2, 0.4, 0.8, 1, 1, 1, 1]",
         "DRAIN_TIMEOUT": "5",
+        "PAYMENT_LIMITS": PAYMENT_LIMITS,
     }
     logs = tmp_path_factory.mktemp("suite-logs")
     suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), log_dir=logs)

@@ -23,6 +23,7 @@ import httpx
 import orjson
 import structlog
 
+from warren.cli._project import load_project
 from warren.runtime import Suite
 from warren.testing import free_ports, postgres_cluster, rabbitmq_cluster, wait_until
 
@@ -30,7 +31,7 @@ from .faults import FAULTS, Stage
 from .ledger import FaultRecord, Invariants, check, observe, table
 from .stream import PAYMENT_LIMITS, SEED_STOCK, OrderStream, order_body
 
-SERVICES = ("notifications", "payments", "inventory", "orders")
+SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 VHOST = "warren-chaos"
 PREFIX = "chaos_"
 log = structlog.get_logger("chaos")

@@ -15,19 +15,20 @@ from typing import Any
 import httpx
 
 SEED_STOCK = {"TEA-GREEN": 100_000, "MUG-BLUE": 40, "TEAPOT-CAST-IRON": 8}
-"""What inventory stocks at start (SEED_STOCK): teapots and mugs run out, tea does not."""
+"""What inventory stocks at start (SEED_STOCK): teapots and mugs run out, tea does not. Their
+prices are inventory's seeded catalogue (tea 12.50 EUR, mugs 4.99, teapots 89.00)."""
 
 PAYMENT_LIMITS = {"frugal": 500}
-"""The ``frugal`` customer is declined above 5.00 EUR (PAYMENT_LIMITS)."""
+"""The ``frugal`` customer is declined above 5.00 EUR (PAYMENT_LIMITS): any order of theirs."""
 
 
 def order_body(number: int) -> dict[str, Any]:
     """The ``number``-th order of the mix: mostly confirmed, some declined, some out of stock."""
-    tea = {"sku": "TEA-GREEN", "quantity": 1 + number % 2, "unit_price": 1250}
+    tea = {"sku": "TEA-GREEN", "quantity": 1 + number % 2}  # priced by the catalogue
     if number % 10 == 3:
-        lines = [{"sku": "TEAPOT-CAST-IRON", "quantity": 1, "unit_price": 8900}]
+        lines = [{"sku": "TEAPOT-CAST-IRON", "quantity": 1}]
     elif number % 10 == 6:
-        lines = [tea, {"sku": "MUG-BLUE", "quantity": 2, "unit_price": 900}]
+        lines = [tea, {"sku": "MUG-BLUE", "quantity": 2}]
     else:
         lines = [tea]
     customer = "frugal" if number % 10 == 7 else f"customer-{number % 17}"

@@ -24,9 +24,16 @@ CONSUMERS = {
     "stock.released.v1": {"orders.saga"},
     "payment.captured.v1": {"orders.saga"},
     "payment.declined.v1": {"orders.saga"},
+    "product.priced.v1": {"orders.prices"},
 }
-PRODUCERS = {"order": "orders", "stock": "inventory", "payment": "payments"}
-QUEUES = {"inventory.reservations", "notifications.outbound", "payments.charges", "orders.saga"}
+PRODUCERS = {"order": "orders", "stock": "inventory", "product": "inventory", "payment": "payments"}
+QUEUES = {
+    "inventory.reservations",
+    "notifications.outbound",
+    "payments.charges",
+    "orders.saga",
+    "orders.prices",
+}
 
 
 def test_events_lists_every_type_with_version_producer_and_consumers() -> None:
@@ -47,7 +54,7 @@ def test_events_lists_every_type_with_version_producer_and_consumers() -> None:
         listed = {c.strip() for c in consumers.split(",")}
         assert listed == CONSUMERS[name], name
         assert listed <= QUEUES
-    assert "8 event types" in result.stdout
+    assert "9 event types" in result.stdout
 
 
 @pytest.mark.parametrize("event_type", sorted(CONSUMERS))

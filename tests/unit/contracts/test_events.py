@@ -19,10 +19,15 @@ from warren.contracts.event import TYPE_PATTERN, Event
 
 EVENTS = list(REGISTRY)
 NAIVE = datetime(2026, 1, 2, 3, 4, 5)
-PRODUCER_OF_AGGREGATE = {"order": "orders", "stock": "inventory", "payment": "payments"}
+PRODUCER_OF_AGGREGATE = {
+    "order": "orders",
+    "stock": "inventory",
+    "product": "inventory",
+    "payment": "payments",
+}
 
 
-def test_the_type_strings_are_exactly_the_eight_of_the_design() -> None:
+def test_the_type_strings_are_exactly_the_nine_of_the_design() -> None:
     assert {event.type for event in EVENTS} == {
         "order.placed.v1",
         "order.confirmed.v1",
@@ -32,6 +37,7 @@ def test_the_type_strings_are_exactly_the_eight_of_the_design() -> None:
         "stock.released.v1",
         "payment.captured.v1",
         "payment.declined.v1",
+        "product.priced.v1",
     }
 
 
@@ -54,10 +60,12 @@ def test_events_are_frozen(event_class: type[Event]) -> None:
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
-def test_the_subject_is_the_order_id(event_class: type[Event]) -> None:
+def test_the_subject_is_the_order_id_or_for_a_product_its_sku(event_class: type[Event]) -> None:
     event = example(event_class)
 
-    assert event.subject == str(event.model_dump()["order_id"])
+    field = "sku" if event_class.type.startswith("product.") else "order_id"
+    assert event_class.subject_field == field
+    assert event.subject == str(event.model_dump()[field])
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)

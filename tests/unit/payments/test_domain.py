@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from payments import domain
 from shop_contracts.examples import example
 from shop_contracts.money import Money
@@ -78,3 +80,23 @@ def test_a_decline_reason_always_fits_the_contract() -> None:
     assert long.reason == "x" * 500
     assert isinstance(long_event, PaymentDeclined)
     assert long_event.reason == long.reason
+
+
+@pytest.mark.parametrize("amount", [0], ids=["zero"])
+def test_nothing_to_capture_is_refused_before_the_provider(amount: int) -> None:
+    charge = domain.Charge(uuid.uuid4(), "alice", Money(amount=amount, currency="EUR"))
+
+    refused = domain.refusal(charge)
+
+    assert isinstance(refused, domain.Refused)
+    assert refused.reason.startswith("invalid_amount: ")
+    payment, [event] = domain.settle(charge, refused, AT)
+    assert payment.status is domain.Status.DECLINED
+    assert isinstance(event, PaymentDeclined)
+    assert event.reason.startswith(domain.INVALID_AMOUNT)
+
+
+@pytest.mark.parametrize("amount", [1, 100_000])
+def test_a_positive_amount_goes_to_the_provider(amount: int) -> None:
+    charge = domain.Charge(uuid.uuid4(), "alice", Money(amount=amount, currency="EUR"))
+    assert domain.refusal(charge) is None

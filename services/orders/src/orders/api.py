@@ -1,28 +1,24 @@
 """The orders HTTP API: place an order, read one, list them. HTTP <-> domain; no SQL, no AMQP.
 
 Placing an order goes through the same write path as the handlers (domain -> store -> outbox, one
-transaction), so the ``order.placed`` event exists exactly when the order does.
+transaction), so the ``order.placed`` event exists exactly when the order does. A client names SKUs
+and quantities only: each line is priced from the catalogue's prices (as inventory announced them),
+and a body carrying a price of its own is refused.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from opentelemetry import trace
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from orders import domain
 from orders.store import OrderStore
-from shop_contracts.money import (
-    MAX_MINOR_UNITS,
-    NO_CONTROL_CHARACTERS,
-    Currency,
-    CustomerId,
-    Money,
-)
+from shop_contracts.money import NO_CONTROL_CHARACTERS, Currency, CustomerId, Money, Quantity, Sku
 from shop_contracts.orders import OrderLine
 from warren import runtime
 from warren.contracts.event import Event
@@ -35,21 +31,41 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d3e-2b7a-4c55-9d0e-8a3f5b2c7e14")
 
 
+UNPRICEABLE: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "An invalid body (a list of errors), or a line the catalogue cannot price "
+        "(a Problem: unknown SKU or no price yet, another currency, a total too large)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/HTTPValidationError"},
+                        {"$ref": "#/components/schemas/Problem"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+class LineRequest(BaseModel):
+    """One line of ``POST /orders``: which SKU and how many. The price is the catalogue's."""
+
+    model_config = ConfigDict(extra="forbid")  # a client-supplied unit_price is refused (422)
+
+    sku: Sku
+    quantity: Quantity
+
+
 class PlaceOrderRequest(BaseModel):
     """The body of ``POST /orders``."""
 
     model_config = ConfigDict(extra="forbid")
 
     customer_id: Annotated[CustomerId, Field(pattern=NO_CONTROL_CHARACTERS)]
-    currency: Currency
-    lines: list[OrderLine] = Field(min_length=1, max_length=100)
-
-    @model_validator(mode="after")
-    def _total_fits(self) -> PlaceOrderRequest:
-        total = sum(line.quantity * line.unit_price for line in self.lines)
-        if total > MAX_MINOR_UNITS:
-            raise ValueError(f"order total {total} exceeds {MAX_MINOR_UNITS} minor units")
-        return self
+    currency: Currency = Field(description="the currency every line's catalogue price must be in")
+    lines: list[LineRequest] = Field(min_length=1, max_length=100)
 
 
 class Accepted(BaseModel):
@@ -84,7 +100,7 @@ class OrderView(BaseModel):
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=runtime.UNREADABLE_BODY,
+    responses={**runtime.UNREADABLE_BODY, **UNPRICEABLE},
 )
 async def place_order(
     body: PlaceOrderRequest,
@@ -92,7 +108,10 @@ async def place_order(
     writer: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
-    """Place an order; answers 202 at once, the saga decides its fate.
+    """Place an order priced from the catalogue; answers 202 at once, the saga decides its fate.
+
+    422 when a line cannot be priced: an unknown SKU or one with no price yet, a price in another
+    currency than the order's, or a total too large.
 
     With an ``Idempotency-Key`` header, repeating the request replays the first answer (the same
     order id and Location) instead of placing a second order.
@@ -105,12 +124,15 @@ async def place_order(
     command = domain.PlaceOrder(
         order_id=order_id,
         customer_id=body.customer_id,
-        lines=tuple(body.lines),
+        items=tuple(domain.Item(sku=line.sku, quantity=line.quantity) for line in body.lines),
         currency=body.currency,
         at=datetime.now(UTC),
         trace_id=_current_trace_id(),
     )
-    await writer.execute(_place, command, correlation_id=str(order_id))
+    try:
+        await writer.execute(_place, command, correlation_id=str(order_id))
+    except domain.Unpriceable as refused:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(refused)) from None
     return _accepted(order_id, domain.Status.PENDING, response)
 
 
@@ -136,7 +158,8 @@ async def list_orders(
 
 
 async def _place(command: domain.PlaceOrder, store: OrderStore) -> list[Event]:
-    order, events = domain.place(command)
+    prices = await store.prices_of(item.sku for item in command.items)
+    order, events = domain.place(command, prices)
     if not await store.add(order):
         return []  # the same Idempotency-Key again: the first request placed it
     return events

@@ -1,4 +1,5 @@
-"""How the orders service reacts to the saga's replies: one function per event, then the table.
+"""How the orders service reacts to the saga's replies and to the catalogue's prices: one function
+per event, then the tables.
 
 Load, decide, save, return the events to publish. No transaction, AMQP or tracing code here: the
 runtime runs each handler as a unit of work (inbox + state + outbox, one commit).
@@ -13,6 +14,7 @@ from uuid import UUID
 from orders import domain
 from orders.store import OrderStore
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.products import ProductPriced
 from shop_contracts.stock import StockRejected, StockReleased, StockReserved
 from warren.contracts.event import Event
 from warren.messaging import PermanentError
@@ -57,6 +59,16 @@ async def note_release(event: StockReleased, store: OrderStore) -> list[Event]:
     )
 
 
+async def record_price(event: ProductPriced, store: OrderStore) -> list[Event]:
+    """Inventory priced a SKU: keep the price for the next orders, unless a newer one is known."""
+    known = await store.price_for_update(event.sku)
+    if domain.is_newer(known, event.revision):
+        await store.save_price(
+            domain.KnownPrice(event.sku, event.price, event.revision, event.priced_at)
+        )
+    return []
+
+
 async def _decide(
     store: OrderStore, order_id: UUID, decide: Callable[[domain.Order], domain.Decision]
 ) -> list[Event]:
@@ -79,3 +91,8 @@ HANDLERS: dict[type[Event], Step[OrderStore]] = {
     PaymentDeclined: cancel_declined,
     StockReleased: note_release,
 }
+
+PRICE_HANDLERS: dict[type[Event], Step[OrderStore]] = {
+    ProductPriced: record_price,
+}
+"""On a queue of its own: a backlog of saga replies never delays a price, nor the reverse."""

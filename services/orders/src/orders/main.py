@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orders import api
-from orders.handlers import HANDLERS
+from orders.handlers import HANDLERS, PRICE_HANDLERS
 from orders.store import OrderStore
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
 from warren.db import migrations_in
@@ -28,7 +28,7 @@ def build(settings: Settings | None = None) -> Service[OrderStore]:
         store=OrderStore,
         publishes=[OrderPlaced, OrderConfirmed, OrderCancelled],
         migrations=migrations_in(MIGRATIONS),
-        subscriptions=[Subscription("saga", HANDLERS)],
+        subscriptions=[Subscription("saga", HANDLERS), Subscription("prices", PRICE_HANDLERS)],
         router=api.router,
         title="Warren orders",
     )

@@ -1,4 +1,4 @@
-"""The orders store: orders and their history in the service's own PostgreSQL database.
+"""The orders store: orders, their history and the known prices in the service's own database.
 
 One class, SQL inline, methods named by intent. It persists what the domain decided; it decides
 nothing and publishes nothing.
@@ -6,12 +6,14 @@ nothing and publishes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 import orjson
 
-from orders.domain import Order, Status, Step
+from orders.domain import KnownPrice, Order, Status, Step
+from shop_contracts.money import Money
 from shop_contracts.orders import OrderLine
 from warren.db import Connection
 
@@ -125,6 +127,48 @@ class OrderStore:
             limit,
         )
         return [_order(row, history=()) for row in rows]
+
+    async def prices_of(self, skus: Iterable[str]) -> dict[str, Money]:
+        """The known unit price of each of ``skus`` that has one."""
+        rows = await self.conn.fetch(
+            "SELECT sku, amount, currency FROM prices WHERE sku = ANY($1::text[])",
+            sorted(set(skus)),
+        )
+        return {row["sku"]: Money(amount=row["amount"], currency=row["currency"]) for row in rows}
+
+    async def price_for_update(self, sku: str) -> KnownPrice | None:
+        """The SKU's known price, row-locked until the transaction ends; None if unknown."""
+        row = await self.conn.fetchrow("SELECT * FROM prices WHERE sku = $1 FOR UPDATE", sku)
+        if row is None:
+            return None
+        return KnownPrice(
+            sku=row["sku"],
+            price=Money(amount=row["amount"], currency=row["currency"]),
+            revision=row["revision"],
+            priced_at=row["priced_at"],
+        )
+
+    async def save_price(self, price: KnownPrice) -> None:
+        """Keep ``price`` for its SKU unless a newer revision is already known.
+
+        The guard matters when two announcements of a SKU never seen before race: neither had a
+        row to lock, and the older one must not overwrite the newer.
+        """
+        await self.conn.execute(
+            """
+            INSERT INTO prices (sku, amount, currency, revision, priced_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (sku) DO UPDATE SET amount = EXCLUDED.amount,
+                currency = EXCLUDED.currency, revision = EXCLUDED.revision,
+                priced_at = EXCLUDED.priced_at, updated_at = now()
+            WHERE prices.revision < EXCLUDED.revision
+            """,
+            price.sku,
+            price.price.amount,
+            price.price.currency,
+            price.revision,
+            price.priced_at,
+        )
 
     async def count_by_status(self) -> dict[str, int]:
         """How many orders are in each status."""

@@ -1,8 +1,9 @@
 """The rules of a payment: what to charge for an order, and what the provider's answer means. Pure.
 
-State in, decision out: ``charge_for`` turns reserved stock into the charge to ask for; ``settle``
-turns the provider's answer into the payment to record and the event to publish. No I/O, no clock,
-no provider calls: the handler asks the provider and passes its answer in.
+State in, decision out: ``charge_for`` turns reserved stock into the charge to ask for; ``refusal``
+says when a charge must not reach the provider at all (nothing to take: a zero amount is never
+captured); ``settle`` turns the answer into the payment to record and the event to publish. No
+I/O, no clock, no provider calls: the handler asks the provider and passes its answer in.
 """
 
 from __future__ import annotations
@@ -69,6 +70,22 @@ def charge_for(reserved: StockReserved) -> Charge:
     return Charge(
         order_id=reserved.order_id, customer_id=reserved.customer_id, amount=reserved.amount
     )
+
+
+INVALID_AMOUNT = "invalid_amount"
+"""The reason a charge of nothing (or less) is declined without asking the provider."""
+
+
+def refusal(charge: Charge) -> Refused | None:
+    """Why ``charge`` is declined before the provider is asked, or None if it may be asked.
+
+    A payment captures money: an amount of zero (or less) is never captured, whatever produced
+    it, so the order is declined and cancelled by the saga rather than confirmed for free.
+    """
+    if charge.amount.amount <= 0:
+        amount = f"{charge.amount.amount} {charge.amount.currency}"
+        return Refused(f"{INVALID_AMOUNT}: {amount} is not an amount that can be captured")
+    return None
 
 
 def settle(charge: Charge, answer: Answer, at: datetime) -> tuple[Payment, list[Event]]:

@@ -25,7 +25,7 @@ async def capture_payment(
     if await store.get(event.order_id) is not None:
         return []  # already charged (a re-published stock.reserved): never take the money twice
     charge = domain.charge_for(event)
-    answer = await provider.charge(charge)
+    answer = domain.refusal(charge) or await provider.charge(charge)
     payment, events = domain.settle(charge, answer, datetime.now(UTC))
     if not await store.add(payment):
         return []  # a concurrent delivery for the same order recorded it first
