@@ -191,7 +191,8 @@ async def test_a_deferred_row_holds_back_its_own_aggregate_only_until_it_is_due(
         [a1] = [row for row in first if row.routing_key == "A1"]
         await mark_sent(conn, [row.id for row in first if row is not a1])
         due_in = await defer(conn, [(a1.id, "refused")], first_delay=0.5, max_delay=10)
-    assert due_in is not None and 0 < due_in <= 0.5
+    assert due_in is not None
+    assert 0 < due_in <= 0.5
 
     async with database.transaction() as conn:
         # A1 backs off and A2 stays behind it; B is not held up at all.

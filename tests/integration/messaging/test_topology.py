@@ -42,6 +42,7 @@ async def test_declaring_twice_is_idempotent_and_builds_the_design(
         "probe.stock.dlq",
         "probe.stock.retry.500ms",
         "probe.stock.retry.2000ms",
+        "probe.unrouted",
     }
     assert all(q["type"] == "quorum" and q["durable"] for q in queues.values())
     work = queues["probe.stock"]["arguments"]
@@ -49,6 +50,10 @@ async def test_declaring_twice_is_idempotent_and_builds_the_design(
     assert work["x-dead-letter-routing-key"] == "probe.stock.dlq"
     assert queues["probe.stock.retry.500ms"]["arguments"]["x-message-ttl"] == 500
     assert exchanges["probe.events"]["type"] == "topic"
+    assert exchanges["probe.events"]["arguments"] == {"alternate-exchange": "probe.unrouted"}
+    assert exchanges["probe.unrouted"]["type"] == "fanout"
+    kept = queues["probe.unrouted"]["arguments"]
+    assert (kept["x-overflow"], kept["x-max-length"]) == ("reject-publish", 100_000)
     assert exchanges["probe.retry"]["type"] == "direct"
     assert exchanges["probe.dlx"]["type"] == "direct"
     assert {(b["source"], b["routing_key"]) for b in bindings if b["source"]} == {

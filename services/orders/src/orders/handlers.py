@@ -13,7 +13,7 @@ from uuid import UUID
 from orders import domain
 from orders.store import OrderStore
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined
-from shop_contracts.stock import StockRejected, StockReleased, StockReserved
+from shop_contracts.stock import StockRejected, StockReserved
 from warren.contracts.event import Event
 from warren.messaging import PermanentError
 from warren.runtime import Step
@@ -50,13 +50,6 @@ async def cancel_declined(event: PaymentDeclined, store: OrderStore) -> list[Eve
     )
 
 
-async def note_release(event: StockReleased, store: OrderStore) -> list[Event]:
-    """The reservation of a cancelled order went back on the shelf (history only)."""
-    return await _decide(
-        store, event.order_id, lambda o: domain.note(o, event.released_at, "stock released")
-    )
-
-
 async def _decide(
     store: OrderStore, order_id: UUID, decide: Callable[[domain.Order], domain.Decision]
 ) -> list[Event]:
@@ -77,5 +70,4 @@ HANDLERS: dict[type[Event], Step[OrderStore]] = {
     StockRejected: cancel_out_of_stock,
     PaymentCaptured: confirm_order,
     PaymentDeclined: cancel_declined,
-    StockReleased: note_release,
 }

@@ -3,8 +3,9 @@
 Owns the ``warren_outbox`` table and every query on it: append (with a NOTIFY that fires on
 commit), claim (the earliest unsent row per aggregate, ``SKIP LOCKED`` so relays share the work
 without publishing a row twice or out of order), mark sent, defer (a failed row's backoff, kept in
-the row so every relay honours it and it holds back only its own aggregate), lag and retention. It never talks to a
-broker and never interprets a message: headers and properties are opaque JSON for the publisher.
+the row so every relay honours it and it holds back only its own aggregate), lag and retention.
+It never talks to a broker and never interprets a message: headers and properties are opaque JSON
+for the publisher.
 """
 
 from __future__ import annotations
