@@ -13,6 +13,7 @@ from warren.cli import (  # noqa: F401
     _publish,
     _run,
     _topology,
+    _unrouted,
 )
 from warren.cli._app import app, main
 
