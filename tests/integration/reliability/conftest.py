@@ -27,6 +27,8 @@ class Inventory:
     http: httpx.AsyncClient
     channel: aio_pika.abc.AbstractChannel
     amqp_url: str
+    sink: aio_pika.abc.AbstractQueue
+    """Bound to every event inventory publishes (``#``): unbind it to have events no queue wants."""
 
 
 @pytest.fixture
@@ -45,13 +47,13 @@ async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventor
     connection = await aio_pika.connect(vhost_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
-        # What inventory publishes needs a queue, or it is unroutable (payments and orders' job).
+        # Stands in for payments and orders, the consumers of what inventory publishes.
         sink = await channel.declare_queue(exclusive=True)
         await sink.bind("inventory.events", "#")
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://inventory"
         ) as http:
-            yield Inventory(runtime, http, channel, vhost_url)
+            yield Inventory(runtime, http, channel, vhost_url, sink)
     finally:
         await connection.close()
         await runtime.stop()
