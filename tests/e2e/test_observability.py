@@ -70,8 +70,7 @@ DECLINED = Counter(
         ("orders", PRODUCER, "order.cancelled.v1"),
         ("inventory", CONSUMER, "order.cancelled.v1"),
         ("notifications", CONSUMER, "order.cancelled.v1"),
-        ("inventory", PRODUCER, "stock.released.v1"),
-        ("orders", CONSUMER, "stock.released.v1"),
+        ("inventory", PRODUCER, "stock.released.v1"),  # kept in inventory.unrouted
     ]
 )
 

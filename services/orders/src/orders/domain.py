@@ -193,11 +193,6 @@ def cancel(order: Order, reason: CancellationReason, detail: str, at: datetime) 
     return cancelled, [event]
 
 
-def note(order: Order, at: datetime, text: str) -> Decision:
-    """Record something that happened without changing the status."""
-    return replace(order, history=(*order.history, Step(at, order.status, text))), []
-
-
 def _move(order: Order, status: Status, at: datetime, text: str) -> Order:
     return replace(order, status=status, history=(*order.history, Step(at, status, text)))
 

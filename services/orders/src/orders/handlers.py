@@ -15,7 +15,7 @@ from orders import domain
 from orders.store import OrderStore
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined
 from shop_contracts.products import ProductPriced
-from shop_contracts.stock import StockRejected, StockReleased, StockReserved
+from shop_contracts.stock import StockRejected, StockReserved
 from warren.contracts.event import Event
 from warren.messaging import PermanentError
 from warren.runtime import Step
@@ -52,13 +52,6 @@ async def cancel_declined(event: PaymentDeclined, store: OrderStore) -> list[Eve
     )
 
 
-async def note_release(event: StockReleased, store: OrderStore) -> list[Event]:
-    """The reservation of a cancelled order went back on the shelf (history only)."""
-    return await _decide(
-        store, event.order_id, lambda o: domain.note(o, event.released_at, "stock released")
-    )
-
-
 async def record_price(event: ProductPriced, store: OrderStore) -> list[Event]:
     """Inventory priced a SKU: keep the price for the next orders, unless a newer one is known."""
     known = await store.price_for_update(event.sku)
@@ -89,7 +82,6 @@ HANDLERS: dict[type[Event], Step[OrderStore]] = {
     StockRejected: cancel_out_of_stock,
     PaymentCaptured: confirm_order,
     PaymentDeclined: cancel_declined,
-    StockReleased: note_release,
 }
 
 PRICE_HANDLERS: dict[type[Event], Step[OrderStore]] = {

@@ -16,6 +16,7 @@ from warren.cli import (  # noqa: F401
     _scaffold,
     _tail,
     _topology,
+    _unrouted,
 )
 from warren.cli._app import app, main
 

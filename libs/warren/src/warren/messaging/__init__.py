@@ -34,6 +34,7 @@ from warren.messaging._topology import (
     dead_letter_exchange,
     events_exchange,
     retry_exchange,
+    unrouted_exchange,
 )
 
 __all__ = [
@@ -63,5 +64,6 @@ __all__ = [
     "prepare",
     "retry_exchange",
     "to_record",
+    "unrouted_exchange",
     "user_name",
 ]

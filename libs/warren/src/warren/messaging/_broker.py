@@ -33,8 +33,17 @@ from warren.messaging import _nodes as nodes
 from warren.messaging._errors import PublishError, TopologyError, UnroutableError
 from warren.messaging._message import OutgoingMessage, prepare
 from warren.messaging._metrics import PublishMeter
-from warren.messaging._topology import WorkQueue, declare, foreign_exchanges
+from warren.messaging._topology import (
+    WorkQueue,
+    declare,
+    declare_events_exchange,
+    events_arguments,
+    events_exchange,
+    foreign_exchanges,
+    unrouted_exchange,
+)
 from warren.telemetry import attributes as attr
+from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +54,11 @@ class Broker:
     """One service's connection to RabbitMQ.
 
     ``await broker.connect()`` then ``await broker.publish(event)``; every publish is persistent,
-    ``mandatory`` and confirmed. Concurrent publishes share one channel and pipeline their
+    ``mandatory`` and confirmed. A domain event no queue is bound for is not returned: the events
+    exchange's alternate exchange keeps it in ``<service>.unrouted``. ``mandatory`` still guards
+    the platform's own copies (retries, dead letters, replays), whose exchanges have none: for
+    them, as for an events exchange declared before alternate exchanges, a return raises
+    :class:`UnroutableError`. Concurrent publishes share one channel and pipeline their
     confirms, at most ``max_in_flight`` at a time. The connection recovers by itself after a
     broker restart or a dropped connection; a publish caught by the drop is retried once the
     channel is back (at-least-once: consumers deduplicate by message id). ``url`` may list several
@@ -114,6 +127,19 @@ class Broker:
             await declare(channel, self.service, queues)
         finally:
             await channel.close()
+        channel = await self.channel()
+        try:
+            kept = await declare_events_exchange(channel, self.channel, self.service)
+        finally:
+            with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                await channel.close()  # already closed by the broker if the exchange differed
+        if not kept:
+            log.warning(
+                "events exchange has no alternate exchange: unroutable events will back off "
+                "in the outbox instead of being kept; add it by policy (docs/operations.md)",
+                exchange=events_exchange(self.service),
+                alternate_exchange=unrouted_exchange(self.service),
+            )
 
     async def _ensure_exchange(self, name: str) -> None:
         probe = await self.channel()
@@ -127,7 +153,12 @@ class Broker:
                 await probe.close()
         creator = await self.channel()
         try:
-            await creator.declare_exchange(name, ExchangeType.TOPIC, durable=True)
+            # As its owner will declare it, alternate exchange included: a different argument
+            # would make the owner's own declaration fail (PRECONDITION_FAILED).
+            owner = name.removesuffix(".events")
+            await creator.declare_exchange(
+                name, ExchangeType.TOPIC, durable=True, arguments=events_arguments(owner)
+            )
         except ChannelAccessRefused as refused:
             raise TopologyError(
                 f"exchange {name!r} does not exist and {self.service!r} may not create it: "
@@ -268,6 +299,29 @@ class Broker:
             await asyncio.wait_for(self._publishing_channel().ready(), max(timeout, 0.1))
         except (TimeoutError, *_CONNECTION_ERRORS):
             await asyncio.sleep(0.2)
+
+    async def measure_unrouted(self, timeout: float = 2.0) -> int | None:
+        """Refresh ``warren_unrouted_messages``: how many events ``<service>.unrouted`` keeps.
+
+        Called when ``/metrics`` is scraped (a passive declare on a short-lived channel: no
+        management API, no permission beyond the service's own names). When the broker does not
+        answer within ``timeout`` the gauge keeps its last value and None is returned.
+        """
+        queue = unrouted_exchange(self.service)
+        try:
+            async with asyncio.timeout(timeout):
+                channel = await self.channel()
+                try:
+                    declared = await channel.declare_queue(queue, passive=True)
+                finally:
+                    with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                        await channel.close()
+        except (AMQPError, TimeoutError, RuntimeError, *_CONNECTION_ERRORS) as error:
+            log.warning("unrouted events not counted", queue=queue, error=repr(error))
+            return None
+        depth = declared.declaration_result.message_count or 0
+        metrics.UNROUTED_MESSAGES.labels(service=self.service, queue=queue).set(depth)
+        return depth
 
     async def is_ready(self) -> bool:
         """True when the connection and the publishing channel are open."""

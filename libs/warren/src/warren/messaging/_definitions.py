@@ -20,10 +20,13 @@ from warren.messaging._topology import (
     WorkQueue,
     dead_letter_exchange,
     delay_arguments,
+    events_arguments,
     events_exchange,
     foreign_exchanges,
     quorum_arguments,
     retry_exchange,
+    unrouted_arguments,
+    unrouted_exchange,
 )
 
 HASHING = "rabbit_password_hashing_sha256"
@@ -95,6 +98,8 @@ def definitions(
         grant = permission(topology)
         grants.append({"user": name, "vhost": vhost, **grant.__dict__})
         exchanges.extend(_exchanges(vhost, topology.service))
+        queues.append(_unrouted_queue(vhost, topology.service))
+        bindings.append(_unrouted_binding(vhost, topology.service))
         for queue in topology.queues:
             queues.extend(_queues(vhost, queue))
             bindings.extend(_bindings(vhost, queue))
@@ -110,10 +115,11 @@ def definitions(
 
 
 def _exchanges(vhost: str, service: str) -> list[dict[str, Any]]:
-    kinds = (
-        (events_exchange(service), "topic"),
-        (retry_exchange(service), "direct"),
-        (dead_letter_exchange(service), "direct"),
+    kinds: tuple[tuple[str, str, dict[str, Any]], ...] = (
+        (events_exchange(service), "topic", events_arguments(service)),
+        (retry_exchange(service), "direct", {}),
+        (dead_letter_exchange(service), "direct", {}),
+        (unrouted_exchange(service), "fanout", {}),
     )
     return [
         {
@@ -123,10 +129,33 @@ def _exchanges(vhost: str, service: str) -> list[dict[str, Any]]:
             "durable": True,
             "auto_delete": False,
             "internal": False,
-            "arguments": {},
+            "arguments": arguments,
         }
-        for name, kind in kinds
+        for name, kind, arguments in kinds
     ]
+
+
+def _unrouted_queue(vhost: str, service: str) -> dict[str, Any]:
+    """``<service>.unrouted``, where its events exchange's alternate exchange keeps events."""
+    return {
+        "name": unrouted_exchange(service),
+        "vhost": vhost,
+        "durable": True,
+        "auto_delete": False,
+        "arguments": unrouted_arguments(),
+    }
+
+
+def _unrouted_binding(vhost: str, service: str) -> dict[str, Any]:
+    name = unrouted_exchange(service)
+    return {
+        "source": name,
+        "vhost": vhost,
+        "destination": name,
+        "destination_type": "queue",
+        "routing_key": "",
+        "arguments": {},
+    }
 
 
 def _queues(vhost: str, queue: WorkQueue) -> list[dict[str, Any]]:

@@ -1,13 +1,15 @@
 """The HTTP edge every service shares: the FastAPI app, its lifespan, health probes, dependencies.
 
-Owns ``/healthz`` (the process is alive), ``/readyz`` (broker and database reachable),
-``/metrics`` (Prometheus; request metrics come from ``telemetry.RequestTelemetry``),
+Owns ``/healthz`` (the process is alive), ``/readyz`` (broker and database reachable; the
+outbox's freshness as a detail), ``/metrics`` (Prometheus; request metrics come from
+``telemetry.RequestTelemetry``; the outbox and unrouted gauges are refreshed per scrape),
 ``/asyncapi.json`` (the service's AsyncAPI 3 document), the ``store`` and ``writer`` dependencies
 routes declare, and the app's lifespan that runs the ``Runtime``. No SQL and no AMQP here.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,21 +52,31 @@ async def healthz() -> dict[str, str]:
 
 @health.get("/readyz", summary="Readiness: broker and database reachable")
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the broker connection and the database answer, else 503 naming what is down."""
-    checks = await runtime_of(request).readiness()
+    """200 when the broker connection and the database answer, else 503 naming what is down.
+
+    ``outbox`` details the outbox (``ok``, ``stale`` past ``OUTBOX_STALE_SECONDS``, or
+    ``unknown``) without deciding readiness: a stale outbox keeps the pod in its Service, since
+    taking it out would stop HTTP writes too while the late rows wait safely in the database.
+    """
+    runtime = runtime_of(request)
+    checks = await runtime.readiness()
     ready = all(checks.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "outbox": await runtime.outbox_health(),
+        },
         status_code=200 if ready else 503,
     )
 
 
 @health.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Messages, handlers, outbox and HTTP metrics in the Prometheus text format."""
-    relay = runtime_of(request).relay
-    if relay is not None:
-        await relay.measure_backlog()
+    """Messages, handlers, outbox, unrouted events and HTTP metrics, Prometheus text format."""
+    runtime = runtime_of(request)
+    if runtime.relay is not None:  # started: the database and the broker are there to ask
+        await asyncio.gather(runtime.relay.measure_backlog(), runtime.broker.measure_unrouted())
     body, content_type = telemetry.metrics.exposition()
     return Response(body, media_type=content_type)
 

@@ -134,6 +134,25 @@ class Runtime(Generic[S]):
         consuming = [await consumer.is_consuming() for consumer in self.consumers]
         return {"broker": broker, "database": database, "consumers": all(consuming)}
 
+    async def outbox_health(self) -> dict[str, object]:
+        """The outbox as ``/readyz`` details it: ``ok``, ``stale`` or ``unknown``, with its numbers.
+
+        ``stale`` means its oldest unpublished row is older than ``OUTBOX_STALE_SECONDS``: the
+        events of some change are late (broker refusing them, or a relay that stopped). It is a
+        detail, never a reason to take the pod out of its Service — HTTP writes still work and
+        the rows wait safely; the ``WarrenOutboxStale`` alert is what calls a human.
+        """
+        measured = None if self.relay is None else await self.relay.measure_backlog(timeout=1.0)
+        if measured is None:
+            return {"status": "unknown"}
+        waiting, age = measured
+        stale = age > self.settings.outbox_stale_seconds
+        return {
+            "status": "stale" if stale else "ok",
+            "pending": waiting,
+            "oldest_age_seconds": round(age, 3),
+        }
+
     def _work_queue(self, subscription: Subscription[S]) -> WorkQueue:
         settings = self.settings
         name = f"{self.service.name}.{subscription.purpose}"

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     delivery_limit: int = Field(default=20, ge=1)
     drain_timeout: float = Field(default=20.0, gt=0)
     outbox_batch: int = Field(default=200, ge=1)
+    outbox_stale_seconds: float = Field(
+        default=60.0, gt=0, description="/readyz reports the outbox stale past this age"
+    )
     pool_size: int = Field(default=10, ge=1)
     retention_days: float = Field(default=7.0, gt=0, description="outbox/inbox row retention")
     housekeeping_interval: float = Field(default=3600.0, gt=0)

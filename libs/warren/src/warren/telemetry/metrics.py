@@ -86,6 +86,12 @@ OUTBOX_PUBLISH_LAG = Histogram(
     "Time from an outbox row being written to its publish being confirmed.",
     buckets=_LAG_BUCKETS,
 )
+UNROUTED_MESSAGES = Gauge(
+    "warren_unrouted_messages",
+    "Domain events this service published that no queue was bound for, kept in its unrouted "
+    "queue by the events exchange's alternate exchange (refreshed when /metrics is scraped).",
+    ["service", "queue"],
+)
 HTTP_REQUESTS = Counter(
     "warren_http_requests",
     "HTTP requests answered, by method, route template and status code.",
