@@ -1,7 +1,8 @@
 """The whole suite as real processes on a fresh vhost and fresh databases, and a shop client.
 
 The e2e tests read like the saga: place an order, wait (bounded) for how it ends, look at what each
-service recorded. The client hides HTTP; the tap sees every event on the wire.
+service recorded. The client hides HTTP and tokens (a customer's to order, an operator's to look);
+the tap sees every event on the wire.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from warren.runtime import Suite
+from warren.runtime import Issuer, Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 # Consumers first, the HTTP entry point last: every queue exists before the first order.
@@ -26,19 +27,28 @@ TERMINAL = {"confirmed", "cancelled"}
 class Shop:
     """A customer's and an operator's view of the running suite, over HTTP."""
 
-    def __init__(self, suite: Suite, prefix: str, server_url: str) -> None:
+    def __init__(
+        self, suite: Suite, prefix: str, server_url: str, issuer: Issuer, operator_token: str
+    ) -> None:
         self.suite = suite
         self.prefix = prefix
         self.server_url = server_url
+        self.issuer = issuer
+        operator = {"Authorization": f"Bearer {operator_token}"}
         self.http = {
-            name: httpx.AsyncClient(base_url=s.url, timeout=10)
+            name: httpx.AsyncClient(base_url=s.url, timeout=10, headers=operator)
             for name, s in suite.services.items()
         }
 
+    def auth(self, customer: str, *scopes: str) -> dict[str, str]:
+        """The Authorization header of ``customer`` (default scopes: order and read orders)."""
+        token = self.issuer.token(customer, scopes or ("orders:write", "orders:read"))
+        return {"Authorization": f"Bearer {token}"}
+
     async def place_order(self, customer: str, lines: list[dict[str, Any]], **kw: Any) -> str:
-        """POST /orders; the new order's id."""
-        body = {"customer_id": customer, "currency": "EUR", "lines": lines, **kw}
-        response = await self.http["orders"].post("/orders", json=body)
+        """POST /orders as ``customer``; the new order's id."""
+        body = {"currency": "EUR", "lines": lines, **kw}
+        response = await self.http["orders"].post("/orders", json=body, headers=self.auth(customer))
         assert response.status_code == 202, response.text
         return str(response.json()["order_id"])
 
@@ -108,7 +118,9 @@ async def suite_vhost(servers: Servers) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIterator[Shop]:
+async def shop(
+    servers: Servers, suite_vhost: str, tmp_path_factory, issuer: Issuer, operator_token: str
+) -> AsyncIterator[Shop]:
     """The four services running as processes for the whole e2e session."""
     prefix = f"warren_e2e_{uuid.uuid4().hex[:8]}_"
     env = {
@@ -120,12 +132,20 @@ async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIte
         "LOG_FORMAT": "json",
         "RETRY_DELAYS": "[0.1, 0.2, 0.4, 0.8, 1, 1, 1, 1]",
         "DRAIN_TIMEOUT": "5",
+        **issuer.settings(),
     }
     logs = tmp_path_factory.mktemp("suite-logs")
-    suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), log_dir=logs)
+    ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+    suite = Suite(
+        SERVICES,
+        env=env,
+        ports=ports,
+        metrics_ports={name: ports[f"{name}-metrics"] for name in SERVICES},
+        log_dir=logs,
+    )
     try:
         await suite.start(timeout=60)
-        client = Shop(suite, prefix, servers.database_url)
+        client = Shop(suite, prefix, servers.database_url, issuer, operator_token)
         yield client
         await client.close()
     finally:

@@ -32,8 +32,11 @@ class Running:
 
 
 @pytest.fixture
-async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
+async def running(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[Running]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
@@ -46,7 +49,9 @@ async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
     await orders.connect()
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://notifications", headers=as_operator
+        ) as http:
             yield Running(http, runtime.database, orders)
     finally:
         await orders.close()

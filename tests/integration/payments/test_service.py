@@ -39,8 +39,11 @@ class Running:
 
 
 @pytest.fixture
-async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
+async def running(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[Running]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
@@ -58,7 +61,9 @@ async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
         async with (
             EventTap(vhost_url, ["payments.events"]) as tap,
             httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://payments"
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://payments",
+                headers=as_operator,
             ) as http,
         ):
             yield Running(http, runtime.database, inventory, tap, vhost_url)

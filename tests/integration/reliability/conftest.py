@@ -30,8 +30,11 @@ class Inventory:
 
 
 @pytest.fixture
-async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventory]:
+async def inventory(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[Inventory]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
@@ -49,7 +52,7 @@ async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventor
         sink = await channel.declare_queue(exclusive=True)
         await sink.bind("inventory.events", "#")
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://inventory"
+            transport=httpx.ASGITransport(app=app), base_url="http://inventory", headers=as_operator
         ) as http:
             yield Inventory(runtime, http, channel, vhost_url)
     finally:

@@ -12,6 +12,7 @@ from warren.cli import (  # noqa: F401
     _kubernetes,
     _publish,
     _run,
+    _token,
     _topology,
 )
 from warren.cli._app import app, main
