@@ -85,6 +85,7 @@ class Authenticator:
         leeway: float = 30.0,
         public_key: str = "",
         jwks_url: str = "",
+        jwks_refresh_interval: float = JWKS_REFRESH_INTERVAL,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -94,6 +95,7 @@ class Authenticator:
         self._jwks = jwt.PyJWKClient(jwks_url, lifespan=300, timeout=5) if jwks_url else None
         self._keys: dict[str, Any] = {}
         self._refreshed = -math.inf
+        self._refresh_interval = jwks_refresh_interval
         self._refreshing = asyncio.Lock()
 
     @classmethod
@@ -163,7 +165,7 @@ class Authenticator:
         return self._keys[kid]
 
     async def _refresh(self) -> None:
-        if time.monotonic() - self._refreshed < JWKS_REFRESH_INTERVAL:
+        if time.monotonic() - self._refreshed < self._refresh_interval:
             return  # unknown kids must not make us hammer the issuer
         self._refreshed = time.monotonic()
         assert self._jwks is not None

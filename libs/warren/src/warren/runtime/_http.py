@@ -144,8 +144,8 @@ def create_app(service: Service[Any], *, serve_metrics: bool = False) -> FastAPI
     app.include_router(health)
     app.include_router(spec)
     if service.router is not None:
+        for route in service.router.routes:  # (idempotent: the same answers every time)
+            if isinstance(route, APIRoute) and is_secured(route.dependant):
+                route.responses = {**SECURED, **route.responses}
         app.include_router(service.router)
-    for route in app.routes:
-        if isinstance(route, APIRoute) and is_secured(route.dependant):
-            route.responses = {**SECURED, **route.responses}
     return app

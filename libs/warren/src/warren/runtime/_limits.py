@@ -10,6 +10,8 @@ parser), then exactly here (431).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EXCERPT = 64
 """How many characters of an offending value a 422 answer repeats."""
+
+LINGER_BYTES = 16 * 1024 * 1024
+LINGER_SECONDS = 5.0
+"""Before a 413, the rest of a body up to this size is read and dropped (nginx's lingering
+close): a server that closes with unread data makes the kernel reset the connection, and the
+client loses the 413 it was sent. Bigger bodies are cut off at once. Nothing is kept."""
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -70,6 +78,8 @@ class InputLimits:
         fields = dict(headers)
         length = fields.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            if length.isdigit() and int(length) <= LINGER_BYTES:
+                await _drain(receive)
             await _answer(send, 413, BodyTooLarge(self.max_body_bytes).detail)
             return
         if scope["method"] in _BODY_METHODS and _is_json(fields.get(b"content-type")):
@@ -86,6 +96,9 @@ class InputLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                chunks.clear()
+                if message.get("more_body", False):
+                    await _drain(receive, size)
                 await _answer(send, 413, BodyTooLarge(self.max_body_bytes).detail)
                 return
             chunks.append(chunk)
@@ -116,6 +129,8 @@ class InputLimits:
             message = await receive()
             size += len(message.get("body", b""))
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive, size)
                 raise BodyTooLarge(self.max_body_bytes)  # FastAPI answers an HTTPException
             return message
 
@@ -177,6 +192,20 @@ def _is_json(content_type: bytes | None) -> bool:
     return kind == b"application/json" or (
         kind.startswith(b"application/") and kind.endswith(b"+json")
     )
+
+
+async def _drain(receive: Receive, already: int = 0) -> None:
+    """Read and drop the rest of the body, at most ``LINGER_BYTES`` for ``LINGER_SECONDS``."""
+    size = already
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while size <= LINGER_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 async def _answer(send: Send, code: int, detail: object) -> None:
