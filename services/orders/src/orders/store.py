@@ -98,6 +98,8 @@ class OrderStore:
         row = await self.conn.fetchrow(_CLAIM, customer_id, key, fingerprint, order_id)
         if row is None:  # waited for a concurrent claim to commit, or an old one
             row = await self.conn.fetchrow(_HELD, customer_id, key)
+        if row is None:
+            raise RuntimeError(f"idempotency key {key!r} neither claimed nor held")
         return HeldKey(row["order_id"], bytes(row["fingerprint"]))
 
     async def get(self, order_id: UUID) -> Order | None:

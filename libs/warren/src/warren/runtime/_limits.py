@@ -88,7 +88,8 @@ class InputLimits:
             await self.app(scope, self._counting(receive), send)
 
     async def _checked_json(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
