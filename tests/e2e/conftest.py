@@ -1,7 +1,8 @@
 """The whole suite as real processes on a fresh vhost and fresh databases, and a shop client.
 
 The e2e tests read like the saga: place an order, wait (bounded) for how it ends, look at what each
-service recorded. The client hides HTTP; the tap sees every event on the wire.
+service recorded. The client hides HTTP and tokens (a customer's to order, an operator's to look);
+the tap sees every event on the wire.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from warren.cli._project import load_project
-from warren.runtime import Suite
+from warren.runtime import Issuer, Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 # The suite's one list ([tool.warren] services), in its start order: consumers first, so every
@@ -32,14 +33,23 @@ PAYMENT_LIMITS = '{"bob": 1000}'
 class Shop:
     """A customer's and an operator's view of the running suite, over HTTP."""
 
-    def __init__(self, suite: Suite, prefix: str, server_url: str) -> None:
+    def __init__(
+        self, suite: Suite, prefix: str, server_url: str, issuer: Issuer, operator_token: str
+    ) -> None:
         self.suite = suite
         self.prefix = prefix
         self.server_url = server_url
+        self.issuer = issuer
+        operator = {"Authorization": f"Bearer {operator_token}"}
         self.http = {
-            name: httpx.AsyncClient(base_url=s.url, timeout=10)
+            name: httpx.AsyncClient(base_url=s.url, timeout=10, headers=operator)
             for name, s in suite.services.items()
         }
+
+    def auth(self, customer: str, *scopes: str) -> dict[str, str]:
+        """The Authorization header of ``customer`` (default scopes: order and read orders)."""
+        token = self.issuer.token(customer, scopes or ("orders:write", "orders:read"))
+        return {"Authorization": f"Bearer {token}"}
 
     async def place_order(self, customer: str, lines: list[dict[str, Any]], **kw: Any) -> str:
         """POST /orders with ``lines`` of sku + quantity (prices are the catalogue's); its id."""
@@ -51,8 +61,8 @@ class Shop:
         self, customer: str, lines: list[dict[str, Any]], **kw: Any
     ) -> httpx.Response:
         """POST /orders, whatever it answers."""
-        body = {"customer_id": customer, "currency": "EUR", "lines": lines, **kw}
-        return await self.http["orders"].post("/orders", json=body)
+        body = {"currency": "EUR", "lines": lines, **kw}
+        return await self.http["orders"].post("/orders", json=body, headers=self.auth(customer))
 
     async def order(self, order_id: str) -> dict[str, Any]:
         """GET /orders/{id}."""
@@ -132,7 +142,9 @@ async def suite_vhost(servers: Servers) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIterator[Shop]:
+async def shop(
+    servers: Servers, suite_vhost: str, tmp_path_factory, issuer: Issuer, operator_token: str
+) -> AsyncIterator[Shop]:
     """The four services running as processes for the whole e2e session."""
     prefix = f"warren_e2e_{uuid.uuid4().hex[:8]}_"
     env = {
@@ -145,12 +157,20 @@ async def shop(servers: Servers, suite_vhost: str, tmp_path_factory) -> AsyncIte
         "RETRY_DELAYS": "[0.1, 0.2, 0.4, 0.8, 1, 1, 1, 1]",
         "DRAIN_TIMEOUT": "5",
         "PAYMENT_LIMITS": PAYMENT_LIMITS,
+        **issuer.settings(),
     }
     logs = tmp_path_factory.mktemp("suite-logs")
-    suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), log_dir=logs)
+    ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+    suite = Suite(
+        SERVICES,
+        env=env,
+        ports=ports,
+        metrics_ports={name: ports[f"{name}-metrics"] for name in SERVICES},
+        log_dir=logs,
+    )
     try:
         await suite.start(timeout=60)
-        client = Shop(suite, prefix, servers.database_url)
+        client = Shop(suite, prefix, servers.database_url, issuer, operator_token)
         yield client
         await client.close()
     finally:

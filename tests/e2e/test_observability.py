@@ -36,7 +36,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from prometheus_client.parser import text_string_to_metric_families
 
 from warren.cli._project import load_project
-from warren.runtime import Suite
+from warren.runtime import Issuer, Suite
 from warren.testing import Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
@@ -175,14 +175,17 @@ class TracedShop:
     output: io.StringIO
     log_dir: Path
     http: dict[str, httpx.AsyncClient]
+    issuer: Issuer
 
     async def place_order(self, customer: str, sku: str, quantity: int = 1) -> httpx.Response:
         body = {
-            "customer_id": customer,
             "currency": "EUR",
             "lines": [{"sku": sku, "quantity": quantity}],
         }
-        response = await self.http["orders"].post("/orders", json=body)
+        token = self.issuer.token(customer, ["orders:write"])
+        response = await self.http["orders"].post(
+            "/orders", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == 202, response.text
         return response
 
@@ -206,7 +209,8 @@ class TracedShop:
         return lines
 
     async def metrics(self, service: str) -> list[tuple[str, dict[str, str], float]]:
-        response = await self.http[service].get("/metrics")
+        # /metrics is served on the metrics port, not the API's
+        response = await self.http[service].get(self.suite.services[service].metrics_url)
         response.raise_for_status()
         return [
             (sample.name, sample.labels, sample.value)
@@ -225,7 +229,11 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="module")
 async def traced_shop(
-    servers: Servers, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
+    servers: Servers,
+    receiver: OtlpReceiver,
+    tmp_path_factory: pytest.TempPathFactory,
+    issuer: Issuer,
+    operator_token: str,
 ) -> AsyncIterator[TracedShop]:
     prefix = f"warren_otel_{uuid.uuid4().hex[:8]}_"
     log_dir = tmp_path_factory.mktemp("traced-suite-logs")
@@ -246,15 +254,26 @@ async def traced_shop(
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            **issuer.settings(),
         }
-        suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), output=output, log_dir=log_dir)
+        ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+        metrics_ports = {name: ports[f"{name}-metrics"] for name in SERVICES}
+        suite = Suite(
+            SERVICES,
+            env=env,
+            ports=ports,
+            metrics_ports=metrics_ports,
+            output=output,
+            log_dir=log_dir,
+        )
+        operator = {"Authorization": f"Bearer {operator_token}"}
         http = {
-            name: httpx.AsyncClient(base_url=service.url, timeout=10)
+            name: httpx.AsyncClient(base_url=service.url, timeout=10, headers=operator)
             for name, service in suite.services.items()
         }
         try:
             await suite.start(timeout=60)
-            yield TracedShop(suite, receiver, output, log_dir, http)
+            yield TracedShop(suite, receiver, output, log_dir, http, issuer)
         finally:
             for client in http.values():
                 await client.aclose()
@@ -410,7 +429,8 @@ async def test_responses_carry_traceparent_probes_are_not_traced(traced_shop: Tr
         what="the server span of GET /stock/{sku}",
     )
     assert (server[0].kind, server[0].service) == (SERVER, "inventory")
-    for probe in ("/healthz", "/readyz", "/metrics"):
+    metrics_url = traced_shop.suite.services["inventory"].metrics_url
+    for probe in ("/healthz", "/readyz", metrics_url):
         assert "traceparent" not in (await http.get(probe)).headers
 
 

@@ -29,7 +29,15 @@ from warren.testing import free_ports, postgres_cluster, rabbitmq_cluster, wait_
 
 from .faults import FAULTS, Stage
 from .ledger import FaultRecord, Invariants, check, observe, table
-from .stream import PAYMENT_LIMITS, SEED_STOCK, OrderStream, order_body
+from .stream import (
+    PAYMENT_LIMITS,
+    SEED_STOCK,
+    OrderStream,
+    issuer,
+    operator,
+    order_body,
+    order_headers,
+)
 
 SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 VHOST = "warren-chaos"
@@ -234,14 +242,16 @@ class ChaosRun:
             await wait_until(all_ready, timeout=timeout, interval=0.1, what="every /readyz")
             stream = OrderStream(self.orders_url, 1, 1.0, give_up_after=timeout)
             async with httpx.AsyncClient(base_url=self.orders_url, timeout=5) as orders:
-                order_id = await stream.place(orders, order_body(0))
+                order_id = await stream.place(orders, order_body(0), order_headers(0))
             if order_id is None:
                 raise TimeoutError("the probe order was not accepted")
             self.probes.append(order_id)
 
             async def finished() -> bool:
                 try:
-                    response = await http.get(f"{self.orders_url}/orders/{order_id}")
+                    response = await http.get(
+                        f"{self.orders_url}/orders/{order_id}", headers=operator()
+                    )
                 except httpx.HTTPError:
                     return False
                 return response.status_code == 200 and response.json()["status"] in {
@@ -313,7 +323,8 @@ async def chaos_run(base: Path, profile: Profile, log_dir: Path) -> AsyncIterato
         postgres_cluster(base / "postgres") as postgres,
         rabbitmq_cluster(base / "rabbitmq", profile.nodes, vhost=VHOST) as cluster,
     ):
-        ports = free_ports(SERVICES)
+        every_port = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+        ports = {name: every_port[name] for name in SERVICES}
         env = {
             "AMQP_URL": cluster.amqp_url(),  # every node: amqp://guest:guest@h1,h2,h3/vhost
             "DATABASE_URL": postgres.url,
@@ -327,8 +338,15 @@ async def chaos_run(base: Path, profile: Profile, log_dir: Path) -> AsyncIterato
             "PAYMENT_FAILURE_RATE": str(profile.failure_rate),
             "PREFETCH": str(PREFETCH),
             "OTEL_SDK_DISABLED": "true",
+            **issuer().settings(),
         }
-        suite = Suite(SERVICES, env=env, ports=ports, log_dir=log_dir)
+        suite = Suite(
+            SERVICES,
+            env=env,
+            ports=ports,
+            metrics_ports={name: every_port[f"{name}-metrics"] for name in SERVICES},
+            log_dir=log_dir,
+        )
         urls = {name: f"{postgres.url.rsplit('/', 1)[0]}/{PREFIX}{name}" for name in SERVICES}
         try:
             await suite.start(timeout=90)

@@ -33,8 +33,11 @@ class Inventory:
 
 
 @pytest.fixture
-async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventory]:
+async def inventory(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[Inventory]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
@@ -44,7 +47,7 @@ async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventor
     )
     # No tap: the sink stands in for payments and orders, the consumers of what inventory
     # publishes, and a test unbinds it to have events no queue wants.
-    async with running_service(build(settings), tap=False) as service:
+    async with running_service(build(settings), tap=False, headers=as_operator) as service:
         connection = await aio_pika.connect(vhost_url)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)

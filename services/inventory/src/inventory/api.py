@@ -2,7 +2,8 @@
 
 Setting a level (and a price) goes through the same write path as the handlers (domain -> store ->
 outbox, one transaction), so it queues behind any reservation holding that SKU's row, and a new
-price is announced (``product.priced``) exactly when it is stored.
+price is announced (``product.priced``) exactly when it is stored. Reading needs the
+``stock:read`` scope, setting ``stock:write`` (a stock-keeper's, not a customer's).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from warren.contracts.event import Event
 Store = Annotated[StockStore, Depends(runtime.store)]
 Writer = Annotated[runtime.Writer[StockStore], Depends(runtime.writer)]
 SkuPath = Annotated[Sku, Path(description="stock-keeping unit, e.g. TEA-GREEN")]
+Reading = Annotated[runtime.Principal, runtime.Scopes("stock:read")]
+Counting = Annotated[runtime.Principal, runtime.Scopes("stock:write")]
 
 router = APIRouter(prefix="/stock", tags=["stock"])
 
@@ -47,7 +50,7 @@ class StockView(BaseModel):
 
 @router.get("", response_model=list[StockView])
 async def list_stock(
-    store: Store, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    store: Store, caller: Reading, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
 ) -> list[StockView]:
     """Every stocked SKU in SKU order."""
     levels = await store.list_levels(limit=limit)
@@ -55,13 +58,15 @@ async def list_stock(
 
 
 @router.get("/{sku}", response_model=StockView, responses=runtime.NOT_FOUND)
-async def get_stock(sku: SkuPath, store: Store) -> StockView:
+async def get_stock(sku: SkuPath, store: Store, caller: Reading) -> StockView:
     """One SKU's available and reserved units; 404 if it is not stocked."""
     return await _stock(store, sku)
 
 
 @router.put("/{sku}", response_model=StockView, responses=runtime.UNREADABLE_BODY)
-async def set_stock(sku: SkuPath, body: SetLevelRequest, writer: Writer, store: Store) -> StockView:
+async def set_stock(
+    sku: SkuPath, body: SetLevelRequest, writer: Writer, store: Store, caller: Counting
+) -> StockView:
     """Set a SKU's available units (adding the SKU if new) and, if given, its unit price;
     answers the new level. A changed price is announced to the suite (``product.priced``)."""
     level = domain.SetLevel(sku=sku, available=body.available)

@@ -7,6 +7,7 @@ nothing and publishes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -52,8 +53,23 @@ LEFT JOIN LATERAL (
 ) AS h ON true
 WHERE o.id = $1
 """
+_CLAIM = """
+INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (customer_id, key) DO NOTHING
+RETURNING order_id, fingerprint
+"""
+# A separate statement: under READ COMMITTED it sees the row of a concurrent claim that won.
+_HELD = "SELECT order_id, fingerprint FROM idempotency_keys WHERE customer_id = $1 AND key = $2"
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
 _HISTORY = "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq"
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """Who holds an idempotency key: the order it placed and its request's fingerprint."""
+
+    order_id: UUID
+    fingerprint: bytes
 
 
 class OrderStore:
@@ -76,6 +92,17 @@ class OrderStore:
             *_columns(order.history, start=0),
         )
         return bool(inserted)
+
+    async def claim_key(
+        self, customer_id: str, key: str, fingerprint: bytes, order_id: UUID
+    ) -> HeldKey:
+        """Claim ``key`` for ``order_id``; the existing holder if the customer used it before."""
+        row = await self.conn.fetchrow(_CLAIM, customer_id, key, fingerprint, order_id)
+        if row is None:  # waited for a concurrent claim to commit, or an old one
+            row = await self.conn.fetchrow(_HELD, customer_id, key)
+        if row is None:
+            raise RuntimeError(f"idempotency key {key!r} neither claimed nor held")
+        return HeldKey(row["order_id"], bytes(row["fingerprint"]))
 
     async def get(self, order_id: UUID) -> Order | None:
         """The order with its history, or None."""

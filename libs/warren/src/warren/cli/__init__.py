@@ -15,6 +15,7 @@ from warren.cli import (  # noqa: F401
     _run,
     _scaffold,
     _tail,
+    _token,
     _topology,
     _unrouted,
 )

@@ -9,7 +9,7 @@ nothing; it never picks the vhost or the database (the caller's fixtures do).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -79,14 +79,20 @@ class ServiceUnderTest(Generic[S]):
 
 @asynccontextmanager
 async def running_service(
-    service: Service[S], *, watch: Sequence[str] = (), base_url: str = "", tap: bool = True
+    service: Service[S],
+    *,
+    watch: Sequence[str] = (),
+    base_url: str = "",
+    tap: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[ServiceUnderTest[S]]:
     """Start ``service`` (built with settings pointing at a test vhost and database) in-process.
 
     ``async with running_service(build(Settings(amqp_url=..., database_url=...))) as shop:``
     gives a ``ServiceUnderTest``; leaving the block stops the service and closes everything.
     The tap (``tap=True``) binds a queue to every event of the service's exchange, which makes
-    them routable; pass ``tap=False`` to test what happens to events no queue wants.
+    them routable; pass ``tap=False`` to test what happens to events no queue wants. ``headers``
+    go with every request of the HTTP client (an ``Authorization`` bearer token, for one).
     """
     app = create_app(service)
     runtime: Runtime[Any] = app.state.runtime
@@ -98,7 +104,11 @@ async def running_service(
         stack.push_async_callback(runtime.stop)
         transport = httpx.ASGITransport(app=app)
         http = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url=base_url or f"http://{service.name}")
+            httpx.AsyncClient(
+                transport=transport,
+                base_url=base_url or f"http://{service.name}",
+                headers=dict(headers or {}),
+            )
         )
         under_test = ServiceUnderTest(runtime, http, tapped, url)
         stack.push_async_callback(under_test._stack.aclose)
