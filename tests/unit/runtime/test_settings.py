@@ -13,7 +13,8 @@ from warren.runtime._auth import Authenticator
 PRODUCTION = {
     "service": "orders",
     "environment": "production",
-    "amqp_url": "amqp://warren-orders:secret@broker:5672/warren",
+    "amqp_url": "amqps://warren-orders:secret@broker:5671/warren",
+    "database_url": "postgresql://orders:secret@db:5432?sslmode=verify-full",
 }
 
 

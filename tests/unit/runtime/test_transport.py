@@ -17,6 +17,10 @@ def production(**overrides: object) -> ServiceSettings:
         "environment": "production",
         "amqp_url": TLS_AMQP,
         "database_url": TLS_DB,
+        # production also needs a token issuer (runtime._auth): not what these tests are about
+        "auth_issuer": "https://login.example/",
+        "auth_audience": "warren",
+        "auth_jwks_url": "https://login.example/jwks",
     }
     return ServiceSettings.model_validate({**values, **overrides})
 
