@@ -84,7 +84,9 @@ def kubernetes(
     """
     text = render(monitoring_resources(*read_sources(rules, scrape, dashboards), namespace))
     if check:
-        if output is None or not output.exists() or output.read_text(encoding="utf-8") != text:
+        if output is None:
+            raise typer.BadParameter("--check compares with a file: give --output")
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
             typer.echo(f"stale {output}: run `warren monitoring k8s --output {output}`")
             raise typer.Exit(1)
         return
