@@ -294,7 +294,7 @@ async def _replay(
             if selected is not None and message.message_id not in selected:
                 continue  # left unacked: back in the DLQ when the channel closes
             try:
-                await broker.send(replayed(message, queue))
+                await broker.send(replayed(message, queue), bounded=False)
             except PublishError as error:
                 outcome.error = f"{message.message_id} not replayed, still in {queue}: {error}"
                 return outcome

@@ -172,6 +172,7 @@ class Broker:
             event_id=event_id,
             headers=headers,
         )
+        self._check_size(message)
         if telemetry.tracing_installed():
             # The headers carry the current context (``prepare`` put it there): the span can take
             # it from the context itself rather than parse it back out of the headers.
@@ -180,18 +181,31 @@ class Broker:
             await self._send_counted(message, message.headers)
         return message.message_id
 
-    async def send(self, message: OutgoingMessage) -> None:
+    async def send(self, message: OutgoingMessage, *, bounded: bool = True) -> None:
         """Publish a prepared message, confirmed; raise :class:`PublishError` if not stored.
+
+        ``bounded=False`` is for the platform's own copies of a message the broker already
+        took (retries, dead letters, replays): they keep the body whatever its size.
 
         The PRODUCER span continues the trace context the message carries (the one ``prepare``
         recorded, possibly long ago in an outbox row), and the message leaves with the context
         of this span, so its consumer's span is this span's child. With no tracer provider
         installed there is no span to make: the message leaves with the context it carries.
         """
+        if bounded:
+            self._check_size(message)
         if telemetry.tracing_installed():
             await self._send_traced(message, telemetry.extract(message.headers))
         else:
             await self._send_counted(message, message.headers)
+
+    def _check_size(self, message: OutgoingMessage) -> None:
+        if len(message.body) > self.max_message_bytes:
+            self._meter.count_failure(message.exchange, message.type, "too_large")
+            raise MessageTooLarge(
+                f"message {message.message_id} ({message.type}) is {len(message.body)} bytes, "
+                f"over MAX_MESSAGE_BYTES={self.max_message_bytes}; it was not sent"
+            )
 
     async def _send_traced(self, message: OutgoingMessage, parent: Context | None) -> None:
         with self._tracer.start_as_current_span(
@@ -204,11 +218,6 @@ class Broker:
 
     async def _send_counted(self, message: OutgoingMessage, headers: dict[str, Any]) -> None:
         try:
-            if len(message.body) > self.max_message_bytes:
-                raise MessageTooLarge(
-                    f"message {message.message_id} ({message.type}) is {len(message.body)} bytes, "
-                    f"over MAX_MESSAGE_BYTES={self.max_message_bytes}; it was not sent"
-                )
             async with self._window:
                 await self._send_with_recovery(message, message.properties(headers, self.user))
         except PublishError as error:

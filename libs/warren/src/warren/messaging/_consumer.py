@@ -442,7 +442,8 @@ class Consumer:
                 retry_exchange(self.queue.service),
                 self.queue.delay_queue(delay),
                 headers,
-            )
+            ),
+            bounded=False,  # the broker took it already; the copy keeps the body
         )
         await message.channel.basic_ack(_tag_of(message))
         meter.count_retry(error_type)
@@ -486,7 +487,8 @@ class Consumer:
                 dead_letter_exchange(self.queue.service),
                 self.queue.dead_letter_queue,
                 headers,
-            )
+            ),
+            bounded=False,  # the broker took it already; the copy keeps the body
         )
         await message.channel.basic_ack(_tag_of(message))
         meter.count_dead_letter(error_type)

@@ -83,7 +83,9 @@ class Edge:
         ``envelope_type`` is one this queue handles (decoding made sure of it).
         """
         owner = self.owners[envelope_type]
-        if amqp_type != envelope_type:
+        # A plain AMQP client may leave ``type`` out (the routing key still names the type); a
+        # type it does give must be the envelope's.
+        if amqp_type and amqp_type != envelope_type:
             raise UntrustedSource(
                 "type", f"AMQP type {amqp_type!r} is not the envelope's type {envelope_type!r}"
             )
