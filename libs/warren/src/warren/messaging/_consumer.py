@@ -29,6 +29,7 @@ from warren.contracts.envelope import CONTENT_TYPE, Envelope, EnvelopeError, dec
 from warren.contracts.event import Event
 from warren.contracts.violation import describe
 from warren.messaging._broker import Broker
+from warren.messaging._definitions import user_prefix
 from warren.messaging._delivery import Delivery
 from warren.messaging._edge import (
     ATTEMPTS,
@@ -37,7 +38,6 @@ from warren.messaging._edge import (
     ORIGINAL_USER,
     Edge,
     is_platform_header,
-    user_prefix,
 )
 from warren.messaging._errors import (
     MalformedMessage,
@@ -564,8 +564,6 @@ def _tag_of(message: DeliveredMessage) -> int:
 def _attempts(headers: dict[str, Any] | None) -> int:
     value = (headers or {}).get(ATTEMPTS, 0)
     return value if isinstance(value, int) and value >= 0 else 0
-
-
 
 
 def _truncate(text: str) -> str:

@@ -39,11 +39,6 @@ def is_platform_header(name: str) -> bool:
     return name in PLATFORM_HEADERS or name.startswith(PLATFORM_PREFIXES)
 
 
-def user_prefix(login: str, service: str, default: str = "warren-") -> str:
-    """The prefix of service users, read off this service's own login (``warren-orders``)."""
-    return login[: -len(service)] if login.endswith(service) and login != service else default
-
-
 class Edge:
     """The routes, sources and users a work queue accepts, per event type, computed once.
 
