@@ -95,8 +95,8 @@ class Edge:
             if exchange != self.exchanges[envelope_type]:
                 raise UntrustedSource(
                     "exchange",
-                    f"{envelope_type} arrived through {exchange!r}; its owner {owner!r} "
-                    f"publishes it on {self.exchanges[envelope_type]!r}",
+                    f"{envelope_type} arrived through exchange {exchange!r}; its owner "
+                    f"{owner!r} publishes it on {self.exchanges[envelope_type]!r}",
                 )
             if routing_key != envelope_type:
                 raise UntrustedSource(
