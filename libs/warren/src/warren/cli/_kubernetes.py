@@ -83,8 +83,8 @@ def topology_resources(
             "userReference": {"name": _name("user", topic["user"])},
             "permissions": {key: topic[key] for key in ("exchange", "write", "read")},
         }
-        key = ("topic-permission", topic["user"], topic["vhost"], topic["exchange"])
-        resources.append(_resource("TopicPermission", key, namespace, reference, spec))
+        topic_key = ("topic-permission", topic["user"], topic["vhost"], topic["exchange"])
+        resources.append(_resource("TopicPermission", topic_key, namespace, reference, spec))
     for policy in definitions.get("policies", []):
         spec = {
             "name": policy["name"],

@@ -3,8 +3,9 @@
 Owns what an administrator applies once per vhost: the vhost, one user per service with least
 privilege (configure and write only its own ``<service>.*`` names, read its own queues and the
 exchanges it binds to; on its ``<service>.events`` exchange, publish only the routing keys of the
-events it owns — RabbitMQ topic permissions), and every exchange, queue and binding the services would declare. It holds
-no secret: passwords become RabbitMQ password hashes only when the caller passes them in.
+events it owns — RabbitMQ topic permissions), and every exchange, queue and binding the
+services would declare. It holds no secret: passwords become RabbitMQ password hashes only when
+the caller passes them in.
 """
 
 from __future__ import annotations
