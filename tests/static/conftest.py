@@ -38,6 +38,7 @@ def _crd_folder() -> Path:
 
 
 CRDS = _crd_folder()
+LOCAL_CRDS = Path(__file__).with_name("crds")
 OVERLAYS = ("dev", "prod")
 INFRA_SERVICES = {"definitions", "rabbitmq", "postgres", "jaeger", "prometheus", "grafana"}
 
@@ -139,7 +140,8 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     if not CRDS.is_dir():
         pytest.fail(f"the CRD schemas are missing: expected them in {CRDS} (set K8S_CRDS)")
     schemas = {}
-    for path in sorted(CRDS.glob("*.yaml")):
+    # Ours first (tests/static/crds/README.md): the shared folder's copy of a CRD wins.
+    for path in [*sorted(LOCAL_CRDS.glob("*.yaml")), *sorted(CRDS.glob("*.yaml"))]:
         crd = yaml.safe_load(path.read_text())
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:

@@ -235,3 +235,15 @@ def _trigger(objects: list[dict[str, Any]], service: str) -> dict[str, Any]:
     ]
     metadata: dict[str, Any] = scaled["spec"]["triggers"][0]["metadata"]
     return metadata
+
+
+def test_broker_and_services_bound_messages_alike() -> None:
+    """``max_message_size`` in rabbitmq.conf and in the cluster's additionalConfig, and the
+    services' default ``MAX_MESSAGE_BYTES``, are one number."""
+    from warren.runtime import ServiceSettings
+
+    setting = re.compile(r"^\s*max_message_size\s*=\s*(\d+)\s*$", re.MULTILINE)
+    conf = setting.findall((ROOT / "infra" / "rabbitmq" / "rabbitmq.conf").read_text())
+    cluster = setting.findall((ROOT / "k8s" / "base" / "rabbitmq-cluster.yaml").read_text())
+    default = ServiceSettings.model_fields["max_message_bytes"].default
+    assert conf == cluster == [str(default)]

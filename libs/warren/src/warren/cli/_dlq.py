@@ -9,8 +9,7 @@ the confirm: a crash duplicates, never loses) are ``_held``'s, shared with ``war
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
@@ -27,7 +26,14 @@ from warren.cli._held import (
     with_queue,
 )
 from warren.cli._publish import DEFAULT_AMQP_URL, AmqpUrl, ManagementUrl, Unpublishable
-from warren.messaging import Broker, OutgoingMessage, retry_exchange
+from warren.messaging import (
+    ORIGINAL_USER,
+    Broker,
+    OutgoingMessage,
+    retry_exchange,
+    user_name,
+    user_prefix,
+)
 
 dlq = typer.Typer(
     help="Dead-letter queues: list them, show their messages, replay or purge them.",
@@ -125,23 +131,30 @@ def purge(
     Console().print(f"purged {purged} message(s) from {queue}")
 
 
-def origin_queue(headers: Mapping[str, Any], dead_letter_queue: str) -> str:
-    """The work queue a dead message came from: ``x-queue``, else the DLQ name minus ``.dlq``."""
-    origin = headers.get("x-queue") or headers.get("x-first-death-queue")
-    if isinstance(origin, bytes):
-        origin = origin.decode()
-    return origin if isinstance(origin, str) and origin else dead_letter_queue[: -len(SUFFIX)]
+def origin_queue(dead_letter_queue: str) -> str:
+    """The work queue a dead message came from: the DLQ's name minus ``.dlq``.
+
+    Never a header: ``<queue>.dlq`` is bound to ``<queue>`` alone, so its name is the one origin
+    its messages can have, while a header (``x-queue``) could have been set by whoever published
+    the message, to steer the replay into another service's queue.
+    """
+    return dead_letter_queue[: -len(SUFFIX)]
 
 
 def replayed(message: AbstractIncomingMessage, dead_letter_queue: str) -> OutgoingMessage:
     """``message`` addressed back to its origin work queue, its failure record stripped."""
     headers = dict(message.headers or {})
-    origin = origin_queue(headers, dead_letter_queue)
+    origin = origin_queue(dead_letter_queue)
+    kept = fresh_headers(headers)
     service = origin.split(".", 1)[0]  # a work queue is <service>.<purpose>
+    copier = user_name(service, user_prefix(message.user_id or "", service))
+    if message.user_id not in (copier, "guest"):  # guest: local development, nothing verified
+        # Not a copy the consumer dead-lettered (the broker moved it: delivery limit), so its
+        # x-original-* headers are the publisher's word; the broker-validated user_id is not.
+        kept = {name: value for name, value in kept.items() if not name.startswith("x-original-")}
+        kept[ORIGINAL_USER] = message.user_id or ""
     # every work queue is bound to its service's retry exchange with its own name as the key
-    return OutgoingMessage.readdressed(
-        message, retry_exchange(service), origin, fresh_headers(headers)
-    )
+    return OutgoingMessage.readdressed(message, retry_exchange(service), origin, kept)
 
 
 async def _depth(broker: Broker, channel: AbstractRobustChannel, amqp: AbstractQueue) -> int:

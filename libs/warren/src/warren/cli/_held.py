@@ -227,7 +227,7 @@ async def replay(
             if selected is not None and message.message_id not in selected:
                 continue  # left unacked: back in the queue when the channel closes
             try:
-                await broker.send(readdress(message, queue))
+                await broker.send(readdress(message, queue), bounded=False)  # kept as it was
             except PublishError as error:
                 outcome.error = f"{message.message_id} not replayed, still in {queue}: {error}"
                 return outcome

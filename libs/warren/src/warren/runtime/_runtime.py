@@ -88,7 +88,9 @@ class Runtime(Generic[S]):
             migrations=self.service.migrations,
             max_size=settings.pool_size,
         )
-        self._broker = Broker(settings.amqp_url, self.service.name)
+        self._broker = Broker(
+            settings.amqp_url, self.service.name, max_message_bytes=settings.max_message_bytes
+        )
         await self._broker.connect()
         self._writer = Writer(
             self._database, self.service.name, self.service.store, self.service.dependencies
@@ -109,7 +111,13 @@ class Runtime(Generic[S]):
         )
         self.housekeeping.start()
         self.consumers = [
-            Consumer(self._broker, queue, drain_timeout=settings.drain_timeout) for queue in queues
+            Consumer(
+                self._broker,
+                queue,
+                drain_timeout=settings.drain_timeout,
+                verify_publisher=settings.is_publisher_verified,
+            )
+            for queue in queues
         ]
         await asyncio.gather(*(consumer.start() for consumer in self.consumers))
         log.info("service started", queues=[q.name for q in queues])

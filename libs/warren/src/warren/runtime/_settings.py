@@ -53,6 +53,14 @@ class ServiceSettings(BaseSettings):
     pool_size: int = Field(default=10, ge=1)
     retention_days: float = Field(default=7.0, gt=0, description="outbox/inbox row retention")
     housekeeping_interval: float = Field(default=3600.0, gt=0)
+    max_message_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="largest message body published or consumed"
+    )
+    verify_publisher: bool | None = Field(
+        default=None,
+        description="require the broker-validated AMQP user_id to be the event owner's user; "
+        "default: on unless the broker login is guest (on in production)",
+    )
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
     # Production refuses plaintext (or unverified TLS) to a broker or database off this machine;
@@ -124,6 +132,17 @@ class ServiceSettings(BaseSettings):
                 "; ".join(problems) + " (README 'TLS'; ALLOW_PLAINTEXT=true to accept the risk)"
             )
         return self
+
+    @property
+    def is_publisher_verified(self) -> bool:
+        """Whether consumers check ``user_id`` against the owner's broker user.
+
+        ``VERIFY_PUBLISHER`` when set; else on unless the login is ``guest`` (local development,
+        where every service shares it). Production refuses ``guest``, so it is on there.
+        """
+        if self.verify_publisher is not None:
+            return self.verify_publisher
+        return unquote(urlsplit(self.amqp_url).username or "") not in ("", "guest")
 
     @property
     def database(self) -> str:
