@@ -36,13 +36,14 @@ from bench import cpu
 from bench.client import Client
 from bench.stats import percentiles
 from bench.tap import Stopwatch
+from shop_contracts.catalogue import REGISTRY
 from warren.cli._project import load_project
 from warren.runtime import Issuer, Suite
 from warren.testing import fresh_vhost
 
 SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 PORTS = {"orders": 19001, "inventory": 19002, "payments": 19003, "notifications": 19004}
-EXCHANGES = ("orders.events", "inventory.events", "payments.events")
+EXCHANGES = tuple(sorted({f"{event.producer}.events" for event in REGISTRY}))
 SKUS = tuple(f"BENCH-{i:02d}" for i in range(32))
 ISSUER = functools.cache(lambda: Issuer(issuer="https://bench.test/", audience="warren-bench"))
 """The token issuer the benchmarked suite trusts (one key per run, made on first use)."""

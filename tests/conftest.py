@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from warren.runtime import ADMIN_SCOPE, Issuer
+from warren.cli._project import load_project
+from warren.runtime import ADMIN_SCOPE, Issuer, create_app
 from warren.testing import (
     Servers,
     ServersUnavailable,
@@ -26,15 +28,19 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-OPERATOR_SCOPES = (
-    "orders:read",
-    "orders:write",
-    "stock:read",
-    "stock:write",
-    "payments:read",
-    "notifications:read",
-    ADMIN_SCOPE,
-)
+def declared_scopes() -> tuple[str, ...]:
+    """Every scope a route of the project's services declares (read from their OpenAPI)."""
+    scopes = {ADMIN_SCOPE}
+    for service in load_project(Path(__file__).parent).build():
+        for operations in create_app(service).openapi()["paths"].values():
+            for operation in operations.values():
+                for requirement in operation.get("security", []):
+                    for needed in requirement.values():
+                        scopes.update(needed)
+    return tuple(sorted(scopes))
+
+
+OPERATOR_SCOPES = declared_scopes()
 """Every scope the suite's routes declare: what an operator's token (and schemathesis) carries."""
 
 

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shop_contracts.catalogue import REGISTRY
 from warren.cli._project import load_project
 from warren.runtime import Issuer, Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
@@ -24,7 +25,7 @@ from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_
 # queue exists before the first event (orders before inventory: its price queue is there when
 # inventory announces the catalogue's prices at start-up).
 SERVICES = load_project(Path(__file__).parent).services
-EXCHANGES = ("orders.events", "inventory.events", "payments.events")
+EXCHANGES = tuple(sorted({f"{event.producer}.events" for event in REGISTRY}))
 TERMINAL = {"confirmed", "cancelled"}
 PAYMENT_LIMITS = '{"bob": 1000}'
 """``bob`` is declined above 10.00 EUR (one TEA-BLACK costs 11.90), everyone else at 1000 EUR."""

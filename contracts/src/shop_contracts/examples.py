@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from pydantic import AwareDatetime
+
 from shop_contracts.money import Money
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined
@@ -73,4 +75,22 @@ def example(event_class: type[Event], order_id: UUID = ORDER_ID) -> Event:
             sku="TEA-GREEN", price=Money(amount=1250, currency="EUR"), revision=1, priced_at=AT
         ),
     }
-    return by_class[event_class]
+    return by_class.get(event_class) or from_fields(event_class, order_id)
+
+
+def from_fields(event_class: type[Event], order_id: UUID = ORDER_ID) -> Event:
+    """An instance of ``event_class`` made from its fields' types, for an event no example above
+    describes yet (a just-scaffolded one): ids are ``order_id``, times ``AT``, text "example"."""
+    by_type: dict[object, object] = {
+        UUID: order_id,
+        datetime: AT,
+        AwareDatetime: AT,
+        str: "example",
+        int: 1,
+    }
+    values = {
+        name: by_type[field.annotation]
+        for name, field in event_class.model_fields.items()
+        if field.is_required() and field.annotation in by_type
+    }
+    return event_class.model_validate(values)

@@ -61,7 +61,7 @@ def service(
         typer.echo(f"wrote {path.relative_to(root)}")
     typer.echo(
         f"next: uv lock && make install, then `warren topology export` and `warren topology k8s`"
-        f" (see docs/guides/adding-a-service.md); {name} listens on {values['port']}"
+        f" (see docs/adding-a-service.md); {name} listens on {values['port']}"
     )
 
 
@@ -256,12 +256,19 @@ def event(
 
 
 def _register(catalogue: Path, module: str, class_name: str) -> None:
+    """Import ``class_name`` in the catalogue (in isort's order) and list it in ``REGISTRY``."""
     text = catalogue.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^(REGISTRY = Registry\(\n?\s*\[)", rf"\g<1>\n        {class_name},", text)
-    imports = list(re.finditer(r"(?m)^from \S+ import .+$", text))
-    at = imports[-1].end() if imports else 0
-    text = text[:at] + f"\nfrom {module} import {class_name}" + text[at:]
-    catalogue.write_text(text, encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    imports = [
+        i for i, line in enumerate(lines) if re.match(r"from (?!__future__)\S+ import ", line)
+    ]
+    if not imports:
+        raise ProjectError(f"{catalogue}: no imports to add {class_name} to")
+    first, last = imports[0], imports[-1]
+    block = [*lines[first : last + 1], f"from {module} import {class_name}\n"]
+    lines[first : last + 1] = sorted(block, key=lambda line: line.split()[1])
+    catalogue.write_text("".join(lines), encoding="utf-8")
 
 
 def _package_folder(project: Project) -> Path:
