@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aio_pika
+import httpx
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -24,6 +25,7 @@ from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from warren.cli import app
 from warren.contracts.event import Event
+from warren.runtime._metrics import metrics_app
 from warren.testing import wait_until
 
 from .conftest import Inventory
@@ -91,6 +93,10 @@ async def depth(inventory: Inventory, queue: str) -> int:
     return int(declared.declaration_result.message_count or 0)
 
 
+async def _no_pending(inventory: Inventory) -> bool:
+    return await unsent(inventory) == 0
+
+
 async def unsent(inventory: Inventory) -> int:
     count = await inventory.runtime.database.pool.fetchval(
         "SELECT count(*) FROM warren_outbox WHERE sent_at IS NULL"
@@ -107,17 +113,23 @@ async def test_an_event_nobody_consumes_is_kept_counted_listed_and_holds_nothing
     inventory: Inventory, arrivals: Arrivals
 ) -> None:
     audited = StockAudited(order_id=uuid.uuid4())
+    # What inventory announced at its start (its prices) is nobody's here either: count from it.
+    await wait_until(lambda: _no_pending(inventory), timeout=10, what="the start's events out")
+    before = await depth(inventory, "inventory.unrouted")
     await commit(inventory, audited)
 
     await assert_on_time(inventory, arrivals)
 
     async def kept() -> bool:
-        return await depth(inventory, "inventory.unrouted") == 1
+        return await depth(inventory, "inventory.unrouted") == before + 1
 
     await wait_until(kept, timeout=5, what="the unrouted event kept in inventory.unrouted")
     assert await unsent(inventory) == 0  # published (confirmed), not stuck in the outbox
-    metrics = (await inventory.http.get("/metrics")).text
-    assert 'warren_unrouted_messages{queue="inventory.unrouted",service="inventory"} 1.0' in metrics
+    scrape = httpx.ASGITransport(app=metrics_app(inventory.runtime))  # the METRICS_PORT app
+    async with httpx.AsyncClient(transport=scrape, base_url="http://metrics") as prometheus:
+        metrics = (await prometheus.get("/metrics")).text
+    gauge = 'warren_unrouted_messages{queue="inventory.unrouted",service="inventory"}'
+    assert f"{gauge} {before + 1}.0" in metrics
     ready = await inventory.http.get("/readyz")
     assert (ready.status_code, ready.json()["outbox"]["status"]) == (200, "ok")
 
@@ -126,7 +138,7 @@ async def test_an_event_nobody_consumes_is_kept_counted_listed_and_holds_nothing
         assert result.exit_code == 0, result.output
         return any(
             [cell.strip() for cell in line.split("│")[1:4]]
-            == ["inventory.unrouted", "1", "inventory"]
+            == ["inventory.unrouted", str(before + 1), "inventory"]
             for line in result.stdout.splitlines()
         )
 
@@ -134,15 +146,16 @@ async def test_an_event_nobody_consumes_is_kept_counted_listed_and_holds_nothing
     shown = await cli("unrouted", "show", "inventory.unrouted", "--json", "--amqp-url",
                       inventory.amqp_url)  # fmt: skip
     assert shown.exit_code == 0, shown.output
-    [message] = [json.loads(line) for line in shown.stdout.splitlines()]
+    held = [json.loads(line) for line in shown.stdout.splitlines()]
+    [message] = [m for m in held if m["type"] == StockAudited.type]
     assert (message["type"], message["routing_key"]) == ("stock.audited.v1", "stock.audited.v1")
     assert message["body"]["subject"] == str(audited.order_id)
 
     # A consumer of the new type appears; the operator replays what was kept, and it arrives.
     late = await inventory.channel.declare_queue(exclusive=True)
     await late.bind("inventory.events", StockAudited.type)
-    replayed = await cli("unrouted", "replay", "inventory.unrouted", "--all", "--amqp-url",
-                         inventory.amqp_url)  # fmt: skip
+    replayed = await cli("unrouted", "replay", "inventory.unrouted", "--id",
+                         message["message_id"], "--amqp-url", inventory.amqp_url)  # fmt: skip
     assert replayed.exit_code == 0, replayed.output
 
     async def delivered() -> aio_pika.abc.AbstractIncomingMessage | None:
@@ -151,10 +164,11 @@ async def test_an_event_nobody_consumes_is_kept_counted_listed_and_holds_nothing
     got = await wait_until(delivered, timeout=5, what="the replayed event")
     assert got.message_id == message["message_id"]
     assert got.headers["x-replay-count"] == 1
-    assert await depth(inventory, "inventory.unrouted") == 0
-    await inventory.http.get("/metrics")
-    metrics = (await inventory.http.get("/metrics")).text
-    assert 'warren_unrouted_messages{queue="inventory.unrouted",service="inventory"} 0.0' in metrics
+    assert await depth(inventory, "inventory.unrouted") == before  # the others stay kept
+    scrape = httpx.ASGITransport(app=metrics_app(inventory.runtime))  # the METRICS_PORT app
+    async with httpx.AsyncClient(transport=scrape, base_url="http://metrics") as prometheus:
+        metrics = (await prometheus.get("/metrics")).text
+    assert f"{gauge} {before}.0" in metrics
 
 
 async def test_a_refused_row_holds_back_only_its_own_aggregate_and_then_goes_in_order(

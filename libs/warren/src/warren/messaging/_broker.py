@@ -141,17 +141,18 @@ class Broker:
         """
         for name in foreign_exchanges(self.service, queues):
             await self._ensure_exchange(name)
-        channel = await self.channel()
-        try:
-            await declare(channel, self.service, queues)
-        finally:
-            await channel.close()
+        # The events exchange first: a service may consume its own events (its queues bind to it).
         channel = await self.channel()
         try:
             kept = await declare_events_exchange(channel, self.channel, self.service)
         finally:
             with contextlib.suppress(AMQPError, ChannelInvalidStateError):
                 await channel.close()  # already closed by the broker if the exchange differed
+        channel = await self.channel()
+        try:
+            await declare(channel, self.service, queues)
+        finally:
+            await channel.close()
         if not kept:
             log.warning(
                 "events exchange has no alternate exchange: unroutable events will back off "
