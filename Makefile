@@ -110,9 +110,10 @@ OVERLAY ?= dev
 .PHONY: up down logs k8s static
 
 up:  ## build the images and start the whole suite in docker compose (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make up needs a running Docker engine (docker info fails here); without one, 'make run' starts the suite as local processes"; exit 1; }
 	@test -f .env || { cp .env.example .env; echo "created .env from .env.example: change its passwords"; }
 	docker compose up --build --detach --wait
-	@echo "APIs http://localhost:8001..8004  RabbitMQ http://localhost:15672  Jaeger http://localhost:16686"
+	@echo "APIs http://localhost:8001..8004  RabbitMQ :15672  Jaeger :16686  Prometheus :9090  Grafana :3000"
 
 down:  ## stop the compose suite (add ARGS=--volumes to also drop its data)
 	docker compose down $(ARGS)

@@ -11,9 +11,11 @@ from collections import Counter
 from typing import Any
 
 import aio_pika
+from typer.testing import CliRunner
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from warren.cli import app
 from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, Handler, PermanentError
@@ -243,3 +245,21 @@ async def test_a_forged_origin_header_cannot_steer_a_replay(
     assert result.exit_code == 0, result.output
     await wait_until(lambda: _now(handling.calls[envelope.id] == 1), what="replayed to probe.work")
     assert await depth("victim.work") == 0
+
+
+async def test_show_is_readable_at_80_columns_with_whole_ids_and_the_error(
+    broker: Broker, consumer_for, depth, vhost_url: str
+) -> None:
+    _, ids = await _poison(broker, consumer_for, depth, 2)
+    runner = CliRunner()
+
+    result = await asyncio.to_thread(
+        runner.invoke, app, ["dlq", "show", DLQ, "--amqp-url", vhost_url], env={"COLUMNS": "80"}
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for message_id in ids:
+        assert any(line.split()[-1:] == [message_id] for line in lines), message_id
+    assert "order cannot be handled: bug #123" in " ".join(line.strip() for line in lines)

@@ -48,12 +48,21 @@ async def main() -> int:
     issuer = Issuer.development()
     scopes = ("orders:write", "orders:read")
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        outcomes = await asyncio.gather(
-            *(
-                place_and_follow(http, issuer.token(customer, scopes, ttl=300), lines)
-                for _, customer, lines in SCENARIOS
+        try:
+            outcomes = await asyncio.gather(
+                *(
+                    place_and_follow(http, issuer.token(customer, scopes, ttl=300), lines)
+                    for _, customer, lines in SCENARIOS
+                )
             )
-        )
+        except httpx.TransportError:
+            print(f"orders is not answering at {base}: start the suite first (make run)")
+            return 2
+        except httpx.HTTPStatusError as refused:
+            print(
+                f"orders refused the demo: {refused.response.status_code} {refused.response.text}"
+            )
+            return 2
     for (name, _, _), order in zip(SCENARIOS, outcomes, strict=True):
         last = next(
             (h["note"] for h in order.get("history", []) if h["status"] == order["status"]), ""

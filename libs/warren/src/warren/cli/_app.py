@@ -5,7 +5,9 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Annotated
 
+import httpx
 import typer
+from aiormq.exceptions import AMQPError
 
 from warren.cli._project import ProjectError
 
@@ -40,3 +42,25 @@ def main() -> None:
     except ProjectError as error:
         typer.echo(f"warren: {error}", err=True)
         raise SystemExit(2) from None
+    except (OSError, AMQPError, httpx.HTTPError) as error:
+        typer.echo(f"warren: {unreachable(error)}", err=True)
+        raise SystemExit(1) from None
+
+
+def unreachable(error: BaseException) -> str:
+    """One line for the common ways a command cannot reach the broker or its management API."""
+    text = str(error)
+    if isinstance(error, httpx.HTTPStatusError) and error.response.status_code == 404:
+        return (
+            f"{error.request.url.path} not found on the management API: is the vhost in "
+            "AMQP_URL right (warren's is 'warren')?"
+        )
+    if "Connection.Close" in text or "NOT_ALLOWED" in text or "ACCESS_REFUSED" in text:
+        return (
+            "the broker closed the connection: a wrong vhost in AMQP_URL, or a user without "
+            "access to it"
+        )
+    return (
+        f"cannot reach the broker or its management API ({type(error).__name__}: {text}); "
+        "is RabbitMQ running (make run starts a local one)?"
+    )

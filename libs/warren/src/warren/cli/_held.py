@@ -101,8 +101,14 @@ def list_held(amqp_url: str, management_url: str, suffix: str, title: str, origi
     try:
         response = httpx.get(url, auth=auth, params={"columns": "name,messages,type"}, timeout=10)
         response.raise_for_status()
+    except httpx.HTTPStatusError as error:
+        if error.response.status_code == 404:
+            fail(f"no vhost {vhost!r} at {base}: is the vhost in AMQP_URL right?")
+        fail(
+            f"management API at {base}: {error.response.status_code} {error.response.reason_phrase}"
+        )
     except httpx.HTTPError as error:
-        fail(f"management API at {base}: {error}")
+        fail(f"management API at {base} unreachable ({type(error).__name__}): is RabbitMQ running?")
     queues = sorted(
         (q for q in response.json() if q["name"].endswith(suffix)), key=lambda q: q["name"]
     )
@@ -139,19 +145,19 @@ def show_held(
         for message in messages:
             typer.echo(json.dumps(message.as_dict(), default=str, sort_keys=True))
         return
-    table = Table(title=f"{queue}: {depth} messages, showing {len(messages)}")
-    keys = ("routing key",) if routing_key else ()
-    for column in ("message id", "type", *keys, *headers):
-        wraps = column == "x-error-message"  # the one long, free-text column
-        table.add_column(column.removeprefix("x-"), overflow="fold", no_wrap=not wraps)
-    for message in messages:
-        table.add_row(
-            message.message_id,
-            message.type,
-            *((message.routing_key,) if routing_key else ()),
-            *(escape(str(message.headers.get(name, ""))) for name in headers),
-        )
-    Console().print(table)
+    console = Console()
+    console.print(f"[bold]{escape(queue)}[/bold]: {depth} messages, showing {len(messages)}")
+    for number, message in enumerate(messages, 1):
+        # One block per message, the id whole on its own line (to paste into `replay --id`),
+        # each field on its own line: readable at 80 columns, nothing cut.
+        console.print(f"\n[bold]{number}[/bold] {escape(message.message_id)}", highlight=False)
+        fields = [("type", message.type)]
+        if routing_key:
+            fields.append(("routing key", message.routing_key))
+        fields += [(name.removeprefix("x-"), message.headers.get(name, "")) for name in headers]
+        for label, value in fields:
+            if value not in ("", None):
+                console.print(f"  {label:<16}{escape(str(value))}", highlight=False)
 
 
 def replay_held(
