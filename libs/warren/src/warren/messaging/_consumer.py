@@ -87,8 +87,10 @@ class Consumer:
         *,
         drain_timeout: float = 30.0,
         verify_publisher: bool | None = None,
+        log_handled: bool = False,
     ) -> None:
         self.broker = broker
+        self.log_handled = log_handled  # one INFO line per handled message (development)
         self.queue = queue
         self.drain_timeout = drain_timeout
         login = broker.user or ""
@@ -321,10 +323,13 @@ class Consumer:
         await message.channel.basic_ack(_tag_of(message), wait=False)
         meter.acked.inc()
         span.set_attribute(attr.WARREN_OUTCOME, "ack")
-        if self._is_debug:
-            log.debug(
+        if self.log_handled or self._is_debug:
+            (log.info if self.log_handled else log.debug)(
                 "message handled",
                 queue=self.queue.name,
+                event_type=delivery.event_type,
+                event_id=delivery.message_id,
+                correlation_id=delivery.correlation_id,
                 attempt=delivery.attempt,
                 duration_ms=round(elapsed * 1000, 3),
             )

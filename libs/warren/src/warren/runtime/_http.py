@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from warren import telemetry
 from warren.runtime._asyncapi import asyncapi_document
 from warren.runtime._auth import Authenticator, is_secured
+from warren.runtime._docs import serve_docs
 from warren.runtime._limits import InputLimits, explain_invalid
 from warren.runtime._metrics import MetricsServer
 from warren.runtime._runtime import Runtime
@@ -140,7 +141,9 @@ def create_app(service: Service[Any], *, serve_metrics: bool = False) -> FastAPI
                 await metrics.stop()
             await runtime.stop()
 
-    app = FastAPI(title=service.title or service.name, lifespan=lifespan)
+    title = service.title or service.name
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_docs(app, title)  # Swagger UI and ReDoc from this process, never a CDN
     app.state.runtime = runtime
     app.state.authenticator = Authenticator.from_settings(settings)
     app.add_exception_handler(RequestValidationError, explain_invalid)
@@ -151,7 +154,8 @@ def create_app(service: Service[Any], *, serve_metrics: bool = False) -> FastAPI
         max_header_bytes=settings.max_header_bytes,
         max_json_depth=settings.max_json_depth,
     )
-    app.add_middleware(telemetry.RequestTelemetry)  # outermost: it also counts the refusals
+    # outermost: it also counts (and in development logs) the refusals
+    app.add_middleware(telemetry.RequestTelemetry, log_requests=settings.logs_activity)
     app.include_router(health)
     app.include_router(spec)
     if service.router is not None:

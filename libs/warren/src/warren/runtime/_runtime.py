@@ -116,6 +116,7 @@ class Runtime(Generic[S]):
                 queue,
                 drain_timeout=settings.drain_timeout,
                 verify_publisher=settings.is_publisher_verified,
+                log_handled=settings.logs_activity,
             )
             for queue in queues
         ]

@@ -63,6 +63,7 @@ class ServiceSettings(BaseSettings):
     )
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
+    log_activity: bool | None = None  # one INFO line per request / handled message (logs_activity)
     # Production refuses plaintext (or unverified TLS) to a broker or database off this machine;
     # set this only where the network itself is trusted, e.g. a service mesh that adds mTLS.
     allow_plaintext: bool = False
@@ -132,6 +133,17 @@ class ServiceSettings(BaseSettings):
                 "; ".join(problems) + " (README 'TLS'; ALLOW_PLAINTEXT=true to accept the risk)"
             )
         return self
+
+    @property
+    def logs_activity(self) -> bool:
+        """Whether each HTTP request and each handled message gets an INFO line (with its trace id).
+
+        ``LOG_ACTIVITY`` when set; else on in development (``make run`` shows what flows) and off
+        elsewhere, where metrics and traces count the traffic and a line per message would cost.
+        """
+        if self.log_activity is not None:
+            return self.log_activity
+        return self.environment == "development"
 
     @property
     def is_publisher_verified(self) -> bool:

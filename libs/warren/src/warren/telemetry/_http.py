@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warren.telemetry import metrics
@@ -19,11 +20,15 @@ UNMATCHED = "unmatched"
 """The ``route`` label of a request no route matched (a 404 for an unknown path)."""
 
 
+_log = structlog.get_logger("warren.http")
+
+
 class RequestTelemetry:
     """ASGI middleware: ``app.add_middleware(RequestTelemetry)``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, log_requests: bool = False) -> None:
         self.app = app
+        self.log_requests = log_requests  # one INFO line per request (development)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,7 +52,16 @@ class RequestTelemetry:
             else:
                 await self.app(scope, receive, send_and_note)
         finally:
-            self._observe(scope, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._observe(scope, status, seconds)
+            if self.log_requests and scope["path"] not in UNTRACED_PATHS:
+                _log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(seconds * 1000, 1),
+                )
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or UNMATCHED
