@@ -60,13 +60,20 @@ async def test_a_duplicate_delivery_changes_state_once(shop, tap: EventTap, suit
 async def test_an_event_committed_but_not_published_is_published_after_a_crash(
     shop, suite_vhost
 ) -> None:
-    # No tap here: with order.placed unbound from inventory, nothing may route it anywhere.
+    # No tap here. order.placed is unbound from inventory and bound instead to a queue that
+    # refuses everything: the broker nacks the publish (an event no queue wants at all would be
+    # kept in orders.unrouted, a success), so the row stays in the outbox.
     connection = await aio_pika.connect(suite_vhost)
     async with connection:
         channel = await connection.channel()
         queue = await channel.declare_queue("inventory.reservations", passive=True)
         exchange = await channel.get_exchange("orders.events")
-        await queue.unbind(exchange, "order.placed.v1")  # publishing order.placed now fails
+        await queue.unbind(exchange, "order.placed.v1")
+        refuser = await channel.declare_queue(
+            f"refuser-{uuid.uuid4().hex[:8]}",
+            arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+        )
+        await refuser.bind(exchange, "order.placed.v1")
         try:
             order_id = await shop.place_order("erin", LINE)
             unsent = await wait_until(
@@ -75,6 +82,7 @@ async def test_an_event_committed_but_not_published_is_published_after_a_crash(
             assert unsent >= 1
             assert await shop.suite.kill("orders") == -9  # SIGKILL: no graceful anything
         finally:
+            await refuser.delete(if_unused=False, if_empty=False)
             await queue.bind(exchange, "order.placed.v1")
     await shop.suite.start_one("orders")
 

@@ -18,7 +18,7 @@ CAPTURED = REGISTRY.resolve("payment.captured.v1")
 async def test_a_forged_capture_confirms_nothing(shop, tap: EventTap, suite_vhost: str) -> None:
     order_id = await shop.place_order(
         "bob",
-        [{"sku": "TEA-BLACK", "quantity": 1, "unit_price": 500_000}],  # above bob's limit
+        [{"sku": "TEA-BLACK", "quantity": 1}],  # 11.90 EUR: above bob's limit (10.00)
     )
     reserved = await tap.wait_for("stock.reserved.v1", subject=order_id)
     assert reserved.envelope.subject == order_id

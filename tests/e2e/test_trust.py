@@ -16,7 +16,7 @@ import pytest
 
 from warren.runtime import Issuer
 
-LINE = [{"sku": "TEA-GREEN", "quantity": 1, "unit_price": 1250}]
+LINE = [{"sku": "TEA-GREEN", "quantity": 1}]
 ORDER = {"currency": "EUR", "lines": LINE}
 
 

@@ -75,7 +75,9 @@ async def test_a_node_demanding_a_client_certificate_refuses_a_client_without_on
     mutual_rabbit: RabbitCluster, pki: Pki
 ) -> None:
     error = await refused(amqp_url(mutual_rabbit, cafile=pki.ca))
-    assert "certificate" in error.lower()  # TLS alert: certificate required
+    # TLS 1.3 sends the "certificate required" alert after the handshake: the client sees it, or
+    # (when the node closes first) a reset of the connection it was refused on.
+    assert "certificate" in error.lower() or "connection reset" in error.lower(), error
 
 
 async def test_a_broker_certificate_from_another_ca_is_refused(
