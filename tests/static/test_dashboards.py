@@ -110,3 +110,14 @@ def test_every_query_is_valid_promql(tmp_path: Path, promtool: str) -> None:
 
 def test_invalid_promql_is_caught(tmp_path: Path, promtool: str) -> None:
     assert _check_rules(["sum by (queue (rate(x[5m]))"], tmp_path, promtool) != 0
+
+
+def test_the_runbook_says_what_every_platform_panel_answers() -> None:
+    from warren.telemetry.dashboard import PLATFORM
+
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    for board in PLATFORM:
+        assert f"### {board.title}" in runbook
+        for section in board.sections:
+            for graph in section.graphs:
+                assert f"| {graph.title} | {graph.answers} |" in runbook, graph.title
