@@ -22,7 +22,7 @@ NAIVE = datetime(2026, 1, 2, 3, 4, 5)
 PRODUCER_OF_AGGREGATE = {"order": "orders", "stock": "inventory", "payment": "payments"}
 
 
-def test_the_type_strings_are_exactly_the_eight_of_the_design() -> None:
+def test_the_type_strings_are_exactly_those_of_the_design() -> None:
     assert {event.type for event in EVENTS} == {
         "order.placed.v1",
         "order.confirmed.v1",
@@ -32,6 +32,7 @@ def test_the_type_strings_are_exactly_the_eight_of_the_design() -> None:
         "stock.released.v1",
         "payment.captured.v1",
         "payment.declined.v1",
+        "payment.refunded.v1",
     }
 
 

@@ -135,8 +135,10 @@ async def list_orders(
     return [_view(order) for order in orders]
 
 
-async def _place(command: domain.PlaceOrder, store: OrderStore) -> list[Event]:
-    order, events = domain.place(command)
+async def _place(
+    command: domain.PlaceOrder, store: OrderStore, deadline: domain.Deadline
+) -> list[Event]:
+    order, events = domain.place(command, deadline)
     if not await store.add(order):
         return []  # the same Idempotency-Key again: the first request placed it
     return events

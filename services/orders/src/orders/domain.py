@@ -2,13 +2,14 @@
 
 State in, decision out: every function takes an ``Order`` (and what happened) and returns the new
 ``Order`` with the events to publish. An order ends in exactly one terminal state; a reply that
-arrives after that changes nothing.
+arrives after that changes nothing but the history. An order gets its deadline when it is placed;
+one still open at its deadline is cancelled (``deadline_exceeded``), so no order waits forever.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -56,6 +57,7 @@ class Order:
     currency: str
     status: Status
     history: tuple[Step, ...]
+    deadline_at: datetime
     trace_id: str | None = None
 
     @property
@@ -77,11 +79,27 @@ class PlaceOrder:
     trace_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """How long an order may stay open: ``after`` its placement it is cancelled if not terminal."""
+
+    after: timedelta
+
+    def __post_init__(self) -> None:
+        if self.after <= timedelta(0):
+            raise ValueError(f"the order deadline must be positive, not {self.after}")
+
+    @property
+    def sweep_interval(self) -> float:
+        """Seconds between two sweeps: a tenth of the deadline, within [0.5 s, 30 s]."""
+        return min(30.0, max(0.5, self.after.total_seconds() / 10))
+
+
 Decision = tuple[Order, list[Event]]
 
 
-def place(command: PlaceOrder) -> Decision:
-    """A new pending order and the ``order.placed`` that starts the saga."""
+def place(command: PlaceOrder, deadline: Deadline) -> Decision:
+    """A new pending order, due by ``deadline``, and the ``order.placed`` that starts the saga."""
     order = Order(
         id=command.order_id,
         customer_id=command.customer_id,
@@ -89,6 +107,7 @@ def place(command: PlaceOrder) -> Decision:
         currency=command.currency,
         status=Status.PENDING,
         history=(Step(command.at, Status.PENDING, "order placed"),),
+        deadline_at=command.at + deadline.after,
         trace_id=command.trace_id,
     )
     placed = OrderPlaced(
@@ -109,7 +128,13 @@ def note_reservation(order: Order, at: datetime) -> Decision:
 
 
 def confirm(order: Order, payment_id: UUID, at: datetime) -> Decision:
-    """Payment captured: the order is confirmed (once)."""
+    """Payment captured: the order is confirmed (once).
+
+    A capture that arrives after the order was cancelled (its deadline passed first) never
+    confirms it: the order stays cancelled, and payments refunds the money on ``order.cancelled``.
+    """
+    if order.status is Status.CANCELLED:
+        return note(order, at, f"payment {payment_id} captured after cancellation; to be refunded")
     if order.status.is_terminal:
         return _unchanged(order)
     confirmed = _move(order, Status.CONFIRMED, at, f"payment {payment_id} captured")
@@ -124,7 +149,7 @@ def confirm(order: Order, payment_id: UUID, at: datetime) -> Decision:
 
 
 def cancel(order: Order, reason: CancellationReason, detail: str, at: datetime) -> Decision:
-    """Out of stock or payment declined: the order is cancelled (once)."""
+    """Out of stock, payment declined or deadline passed: the order is cancelled (once)."""
     if order.status.is_terminal:
         return _unchanged(order)
     cancelled = _move(order, Status.CANCELLED, at, f"{reason}: {detail}"[:500])
@@ -136,6 +161,15 @@ def cancel(order: Order, reason: CancellationReason, detail: str, at: datetime) 
         cancelled_at=at,
     )
     return cancelled, [event]
+
+
+def expire(order: Order, at: datetime) -> Decision:
+    """At or past its deadline and still open: the order is cancelled, ``deadline_exceeded``."""
+    if order.status.is_terminal or at < order.deadline_at:
+        return _unchanged(order)
+    waiting = "stock" if order.status is Status.PENDING else "payment"
+    detail = f"no {waiting} reply by the deadline {order.deadline_at.isoformat()}"
+    return cancel(order, "deadline_exceeded", detail, at)
 
 
 def note(order: Order, at: datetime, text: str) -> Decision:

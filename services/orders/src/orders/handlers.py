@@ -12,7 +12,7 @@ from uuid import UUID
 
 from orders import domain
 from orders.store import OrderStore
-from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shop_contracts.stock import StockRejected, StockReleased, StockReserved
 from warren.contracts.event import Event
 from warren.messaging import PermanentError
@@ -57,6 +57,13 @@ async def note_release(event: StockReleased, store: OrderStore) -> list[Event]:
     )
 
 
+async def note_refund(event: PaymentRefunded, store: OrderStore) -> list[Event]:
+    """A late capture of a cancelled order was given back (history only)."""
+    amount = f"{event.amount.amount} {event.amount.currency}"
+    text = f"payment {event.payment_id} refunded ({amount})"
+    return await _decide(store, event.order_id, lambda o: domain.note(o, event.refunded_at, text))
+
+
 async def _decide(
     store: OrderStore, order_id: UUID, decide: Callable[[domain.Order], domain.Decision]
 ) -> list[Event]:
@@ -78,4 +85,5 @@ HANDLERS: dict[type[Event], Step[OrderStore]] = {
     PaymentCaptured: confirm_order,
     PaymentDeclined: cancel_declined,
     StockReleased: note_release,
+    PaymentRefunded: note_refund,
 }

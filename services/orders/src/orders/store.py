@@ -6,6 +6,7 @@ nothing and publishes nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +20,8 @@ from warren.db import Connection
 # line) are written in one statement, one round trip.
 _ADD = """
 WITH placed AS (
-    INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id)
-    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+    INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id, deadline_at)
+    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $12)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), history AS (
@@ -51,6 +52,15 @@ LEFT JOIN LATERAL (
 WHERE o.id = $1
 """
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+# Open orders past their deadline, oldest first. SKIP LOCKED: an order a saga reply (or another
+# replica's sweep) holds is left to it; the next sweep sees it again if it is still open.
+_CLAIM_OVERDUE = """
+SELECT * FROM orders
+WHERE status IN ('pending', 'reserved') AND deadline_at <= $1
+ORDER BY deadline_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
 _HISTORY = "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq"
 
 
@@ -72,6 +82,7 @@ class OrderStore:
             order.status.value,
             order.trace_id,
             *_columns(order.history, start=0),
+            order.deadline_at,
         )
         return bool(inserted)
 
@@ -100,6 +111,20 @@ class OrderStore:
         history = await self.conn.fetch(_HISTORY, order_id)
         steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
         return _order(row, history=steps)
+
+    async def claim_overdue(self, at: datetime, limit: int) -> list[Order]:
+        """Up to ``limit`` open orders due by ``at``, row-locked until the transaction ends.
+
+        Orders locked elsewhere are skipped, so concurrent sweepers never wait for or repeat
+        each other's work.
+        """
+        rows = await self.conn.fetch(_CLAIM_OVERDUE, at, limit)
+        orders = []
+        for row in rows:
+            history = await self.conn.fetch(_HISTORY, row["id"])
+            steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
+            orders.append(_order(row, history=steps))
+        return orders
 
     async def save(self, before: Order, after: Order) -> None:
         """Persist the move from ``before`` to ``after``: status and new history lines."""
@@ -152,5 +177,6 @@ def _order(row: object, *, history: tuple[Step, ...]) -> Order:
         currency=record["currency"],
         status=Status(record["status"]),
         history=history,
+        deadline_at=record["deadline_at"],
         trace_id=record["trace_id"],
     )

@@ -50,6 +50,9 @@ class Service(Generic[S]):
     subscriptions: Sequence[Subscription[S]] = ()
     router: APIRouter | None = None
     on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = field(default_factory=tuple)
+    background: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = field(default_factory=tuple)
+    """Loops that run for the life of the process (a deadline sweeper): started after the relay
+    and the consumers, cancelled first on stop. A loop must survive its own transient errors."""
     title: str = ""
     dependencies: Sequence[object] = ()
     """What steps may declare beyond ``(subject, store)``, matched by type (a provider client)."""

@@ -1,0 +1,80 @@
+"""The saga deadline: the sweeper that cancels every order still open at its deadline.
+
+Owns *when* deadlines are enforced; *what* happens to an overdue order is ``domain.expire``. Why a
+durable schedule in the orders database (a ``deadline_at`` column, fixed at placement, and this
+sweeper) rather than RabbitMQ's per-order delayed message (TTL + dead-letter): the deadline lives
+with the order it guards, in the same row and the same transaction, so it survives a restart of
+orders or of the broker, cannot be lost between the order's commit and a second publish, and needs
+no extra queue, permission or ordering assumption (a per-message TTL only expires at the head of
+its queue, so a shortened setting would wait behind older, longer deadlines). Each sweep claims
+small batches of overdue open orders ``FOR UPDATE SKIP LOCKED`` and cancels them through the one
+write path (``Writer.execute`` -> ``order.cancelled`` in the outbox, one commit): replicas sweep
+side by side without ever cancelling an order twice, and a saga reply holding an order's lock
+wins (the order is looked at again on the next sweep). It runs every tenth of the deadline
+(within 0.5-30 s), so an order ends at most that long after its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from orders import domain
+from orders.store import OrderStore
+from warren.contracts.event import Event
+from warren.runtime import Runtime, Writer
+
+BATCH = 20
+"""Orders cancelled per transaction: small, so a sweep never holds many row locks at once."""
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The command of one batch: cancel up to ``limit`` orders open past their deadline at ``at``."""
+
+    at: datetime
+    limit: int = BATCH
+
+
+async def expire_overdue(sweep: Sweep, store: OrderStore) -> list[Event]:
+    """Cancel a batch of open orders whose deadline has passed; their ``order.cancelled`` events."""
+    events: list[Event] = []
+    for before in await store.claim_overdue(sweep.at, sweep.limit):
+        after, cancelled = domain.expire(before, sweep.at)
+        await store.save(before, after)
+        events += cancelled
+    return events
+
+
+async def sweep_once(writer: Writer[OrderStore], at: datetime | None = None) -> int:
+    """Cancel every order overdue at ``at`` (default: now) that no one else holds; how many."""
+    at = at or datetime.now(UTC)
+    cancelled = 0
+    while True:
+        events = await writer.execute(expire_overdue, Sweep(at))
+        cancelled += len(events)
+        if len(events) < BATCH:
+            return cancelled
+
+
+def sweeping(deadline: domain.Deadline) -> Callable[[Runtime[OrderStore]], Awaitable[None]]:
+    """The background loop that sweeps every ``deadline.sweep_interval`` seconds."""
+
+    async def sweep_deadlines(runtime: Runtime[OrderStore]) -> None:
+        while True:
+            try:
+                cancelled = await sweep_once(runtime.writer)
+            except Exception as error:  # noqa: BLE001  # the loop outlives any one failed sweep
+                log.warning("deadline sweep failed; will try again", error=repr(error))
+            else:
+                if cancelled:
+                    log.info("orders cancelled at their deadline", orders=cancelled)
+            await asyncio.sleep(deadline.sweep_interval)
+
+    return sweep_deadlines
