@@ -17,9 +17,10 @@ wins (the order is looked at again on the next sweep). It runs every tenth of th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -36,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class Sweep:
-    """The command of one batch: cancel up to ``limit`` orders open past their deadline at ``at``."""
+    """One batch: cancel up to ``limit`` orders still open past their deadline at ``at``."""
 
     at: datetime
     limit: int = BATCH
@@ -63,14 +64,17 @@ async def sweep_once(writer: Writer[OrderStore], at: datetime | None = None) -> 
             return cancelled
 
 
-def sweeping(deadline: domain.Deadline) -> Callable[[Runtime[OrderStore]], Awaitable[None]]:
+Loop = Callable[[Runtime[OrderStore]], Coroutine[Any, Any, None]]
+
+
+def sweeping(deadline: domain.Deadline) -> Loop:
     """The background loop that sweeps every ``deadline.sweep_interval`` seconds."""
 
     async def sweep_deadlines(runtime: Runtime[OrderStore]) -> None:
         while True:
             try:
                 cancelled = await sweep_once(runtime.writer)
-            except Exception as error:  # noqa: BLE001  # the loop outlives any one failed sweep
+            except Exception as error:  # the loop outlives any one failed sweep
                 log.warning("deadline sweep failed; will try again", error=repr(error))
             else:
                 if cancelled:

@@ -33,11 +33,12 @@ class PaymentView(BaseModel):
     payment_id: uuid.UUID | None
     reason: str | None
     created_at: datetime
+    refunded_at: datetime | None = None
 
 
 @router.get("/{order_id}", response_model=PaymentView, responses=runtime.NOT_FOUND)
 async def get_payment(order_id: uuid.UUID, store: Store) -> PaymentView:
-    """The payment of ``order_id`` (captured or declined); 404 while it has none."""
+    """The payment of ``order_id`` (captured, declined or refunded); 404 while it has none."""
     payment = await store.get(order_id)
     if payment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no payment for order {order_id}")
@@ -50,4 +51,5 @@ async def get_payment(order_id: uuid.UUID, store: Store) -> PaymentView:
         payment_id=payment.payment_id,
         reason=payment.reason,
         created_at=payment.at,
+        refunded_at=payment.refunded_at,
     )
