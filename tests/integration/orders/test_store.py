@@ -36,7 +36,8 @@ def placed(order_id: uuid.UUID | None = None) -> Order:
             currency="EUR",
             at=AT,
             trace_id="0af7651916cd43dd8448eb211c80319c",
-        )
+        ),
+        domain.Deadline(timedelta(minutes=15)),
     )
     return order
 

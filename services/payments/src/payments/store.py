@@ -30,7 +30,8 @@ class PaymentStore:
         the order's cancellation never interleave, so no capture slips past a cancellation.
         """
         await self.conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('payments/' || $1::text, 0))", order_id
+            "SELECT pg_advisory_xact_lock(hashtextextended('payments/' || $1::uuid::text, 0))",
+            order_id,
         )
 
     async def add(self, payment: Payment) -> bool:
