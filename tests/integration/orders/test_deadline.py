@@ -81,8 +81,12 @@ async def test_open_orders_past_their_deadline_are_cancelled_deadline_exceeded(
 
     assert await sweep_once(writer(database), DUE - timedelta(seconds=1)) == 0
     assert await cancellations(database) == {}
+    store = OrderStore(database.pool)  # type: ignore[arg-type]
+    assert await store.count_open_due_by(DUE - timedelta(seconds=1)) == 0
+    assert await store.count_open_due_by(DUE) == 2  # what orders_past_deadline reports
 
     assert await sweep_once(writer(database), DUE) == 2
+    assert await store.count_open_due_by(DUE) == 0
 
     assert await status_of(database, pending) == "cancelled"
     assert await status_of(database, reserved) == "cancelled"

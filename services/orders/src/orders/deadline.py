@@ -11,7 +11,9 @@ small batches of overdue open orders ``FOR UPDATE SKIP LOCKED`` and cancels them
 write path (``Writer.execute`` -> ``order.cancelled`` in the outbox, one commit): replicas sweep
 side by side without ever cancelling an order twice, and a saga reply holding an order's lock
 wins (the order is looked at again on the next sweep). It runs every tenth of the deadline
-(within 0.5-30 s), so an order ends at most that long after its deadline.
+(within 0.5-30 s), so an order ends at most that long after its deadline. After each sweep it
+sets ``orders_past_deadline`` (the open orders more than a minute overdue), which the
+``WarrenOrdersPastDeadline`` alert watches: above zero, sweeps are failing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from prometheus_client import Gauge
 
 from orders import domain
 from orders.store import OrderStore
@@ -31,6 +34,15 @@ from warren.runtime import Runtime, Writer
 
 BATCH = 20
 """Orders cancelled per transaction: small, so a sweep never holds many row locks at once."""
+
+GRACE = timedelta(minutes=1)
+"""How late an open order may be before it counts in ``orders_past_deadline``."""
+
+PAST_DEADLINE = Gauge(
+    "orders_past_deadline",
+    "Open (pending or reserved) orders more than a minute past their deadline, after the last "
+    "sweep; above zero, the deadline sweeper is failing to cancel them.",
+)
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +91,12 @@ def sweeping(deadline: domain.Deadline) -> Loop:
             else:
                 if cancelled:
                     log.info("orders cancelled at their deadline", orders=cancelled)
+            try:
+                async with runtime.database.transaction() as conn:
+                    late = await OrderStore(conn).count_open_due_by(datetime.now(UTC) - GRACE)
+                PAST_DEADLINE.set(late)
+            except Exception as error:  # the gauge keeps its last value; the next sweep retries
+                log.warning("counting overdue orders failed", error=repr(error))
             await asyncio.sleep(deadline.sweep_interval)
 
     return sweep_deadlines

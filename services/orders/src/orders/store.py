@@ -126,6 +126,15 @@ class OrderStore:
             orders.append(_order(row, history=steps))
         return orders
 
+    async def count_open_due_by(self, at: datetime) -> int:
+        """How many open orders were due by ``at`` (and so are overdue now)."""
+        count = await self.conn.fetchval(
+            "SELECT count(*) FROM orders "
+            "WHERE status IN ('pending', 'reserved') AND deadline_at <= $1",
+            at,
+        )
+        return int(count)
+
     async def save(self, before: Order, after: Order) -> None:
         """Persist the move from ``before`` to ``after``: status and new history lines."""
         if after == before:
