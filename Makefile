@@ -120,8 +120,9 @@ down:  ## stop the compose suite (add ARGS=--volumes to also drop its data)
 logs:  ## follow the compose suite's logs
 	docker compose logs --follow
 
-k8s: install  ## regenerate the topology resources and render an overlay: make k8s OVERLAY=dev|prod
+k8s: install  ## regenerate the topology and monitoring resources and render an overlay: make k8s OVERLAY=dev|prod
 	.venv/bin/warren topology k8s --output k8s/base/rabbitmq-topology.yaml
+	.venv/bin/warren monitoring k8s --output k8s/base/monitoring.yaml
 	kubectl kustomize k8s/overlays/$(OVERLAY)
 
 static: install tools  ## static checks of the deployment files (compose, k8s, CRDs, alert rules, hadolint, checkov)

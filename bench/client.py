@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -41,12 +42,14 @@ class Client:
         self._slots = asyncio.Semaphore(limit)
         self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(
+        self, path: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
         """POST ``body`` (JSON) to ``path``; the status and the answer's body (2xx or 3xx)."""
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         request = (
-            f"POST {path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+            f"POST {path} HTTP/1.1\r\n{self._head}{extra}Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
         async with self._slots, asyncio.timeout(self.timeout):
             conn = self._reuse() or await self._connect()
             try:

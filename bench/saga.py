@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -35,13 +36,16 @@ from bench import cpu
 from bench.client import Client
 from bench.stats import percentiles
 from bench.tap import Stopwatch
-from warren.runtime import Suite
+from warren.cli._project import load_project
+from warren.runtime import Issuer, Suite
 from warren.testing import fresh_vhost
 
-SERVICES = ("notifications", "payments", "inventory", "orders")
+SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 PORTS = {"orders": 19001, "inventory": 19002, "payments": 19003, "notifications": 19004}
 EXCHANGES = ("orders.events", "inventory.events", "payments.events")
 SKUS = tuple(f"BENCH-{i:02d}" for i in range(32))
+ISSUER = functools.cache(lambda: Issuer(issuer="https://bench.test/", audience="warren-bench"))
+"""The token issuer the benchmarked suite trusts (one key per run, made on first use)."""
 HOPS = (
     ("POST -> order.placed", None, "order.placed.v1"),
     ("order.placed -> stock.reserved", "order.placed.v1", "stock.reserved.v1"),
@@ -83,19 +87,24 @@ class Order:
 class Shop:
     """Places orders over HTTP and waits for their confirmation on the wire."""
 
-    def __init__(self, http: Client, tap: Stopwatch) -> None:
+    def __init__(self, http: Client, tap: Stopwatch, issuer: Issuer) -> None:
         self.http = http
         self.tap = tap
+        # Signing costs the load generator CPU: a few customers' tokens, made once, reused.
+        self.tokens = [
+            {"Authorization": f"Bearer {issuer.token(f'bench-{i}', ['orders:write'], ttl=86_400)}"}
+            for i in range(32)
+        ]
 
     async def order(self, timeout: float = 60.0) -> Order:
         """Place one order and wait until it is confirmed; its clock."""
         lines = [
-            {"sku": sku, "quantity": 1, "unit_price": 500}
+            {"sku": sku, "quantity": 1}  # 5.00 EUR each: the catalogue's price (SEED_PRICES)
             for sku in random.sample(SKUS, k=random.randint(1, 3))
         ]
-        body = {"customer_id": f"bench-{random.randint(0, 999)}", "currency": "EUR", "lines": lines}
+        body = {"currency": "EUR", "lines": lines}  # the customer is the token's subject
         clock = Order(posted=time.time())
-        _, answer = await self.http.post("/orders", orjson.dumps(body))
+        _, answer = await self.http.post("/orders", orjson.dumps(body), random.choice(self.tokens))
         clock.answered = time.time()
         clock.id = orjson.loads(answer)["order_id"]
         confirmed = self.tap.expect(clock.id, "order.confirmed.v1")
@@ -169,7 +178,9 @@ async def run(spec: Spec) -> dict[str, Any]:
             "PREFETCH": str(spec.prefetch),
             "POOL_SIZE": str(spec.pool_size),
             "SEED_STOCK": json.dumps(dict.fromkeys(SKUS, 1_000_000_000)),
+            "SEED_PRICES": json.dumps({sku: {"amount": 500, "currency": "EUR"} for sku in SKUS}),
             "PAYMENT_DEFAULT_LIMIT": str(10**9),
+            **ISSUER().settings(),
             **(spec.env or {}),
         }
         logs = Path(tempfile.mkdtemp(prefix="warren-bench-saga-"))
@@ -194,7 +205,7 @@ async def _measure(spec: Spec, url: str, suite: Suite) -> dict[str, Any]:
         Stopwatch(url, EXCHANGES) as tap,
         Client(base, limit=spec.concurrency + 64, timeout=30) as http,
     ):
-        shop = Shop(http, tap)
+        shop = Shop(http, tap, ISSUER())
         await paced(shop, 10, 1.0)  # warm: connections, caches, prepared statements
         result: dict[str, Any] = {
             "lower": [

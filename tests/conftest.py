@@ -1,4 +1,6 @@
-"""Fixtures every test layer shares: the real servers, a fresh vhost per run, fresh databases."""
+"""Fixtures every test layer shares: the real servers, a fresh vhost per run, fresh databases,
+and a token issuer the services under test trust (the real validation path, a test key).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from hypothesis import settings
 
+from warren.runtime import ADMIN_SCOPE, Issuer
 from warren.testing import (
     Servers,
     ServersUnavailable,
@@ -21,6 +24,42 @@ from warren.testing import (
 settings.register_profile("make-test", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+OPERATOR_SCOPES = (
+    "orders:read",
+    "orders:write",
+    "stock:read",
+    "stock:write",
+    "payments:read",
+    "notifications:read",
+    ADMIN_SCOPE,
+)
+"""Every scope the suite's routes declare: what an operator's token (and schemathesis) carries."""
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Issuer:
+    """The issuer of this test run: services get ``issuer.settings()``, clients its tokens."""
+    return Issuer(issuer="https://issuer.test/", audience="warren-test", kid="test")
+
+
+@pytest.fixture(scope="session")
+def operator_token(issuer: Issuer) -> str:
+    """A bearer token with every scope, the admin scope included."""
+    return issuer.token("operator", OPERATOR_SCOPES, ttl=24 * 3600)
+
+
+@pytest.fixture(scope="session")
+def trusting(issuer: Issuer) -> dict[str, str]:
+    """``Settings(**trusting, ...)``: a service that trusts ``issuer``."""
+    return {key.lower(): value for key, value in issuer.settings().items()}
+
+
+@pytest.fixture(scope="session")
+def as_operator(operator_token: str) -> dict[str, str]:
+    """``headers=`` of an operator's requests (every scope)."""
+    return {"Authorization": f"Bearer {operator_token}"}
 
 
 @pytest.fixture(scope="session")

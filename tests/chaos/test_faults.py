@@ -11,7 +11,7 @@ import pytest
 from harness import CLUSTER, Profile, chaos_run
 from harness.faults import FAULTS
 from harness.run import PREFETCH
-from harness.stream import order_body
+from harness.stream import order_body, order_headers
 
 from warren.testing import wait_until
 
@@ -43,7 +43,9 @@ async def test_nothing_is_lost_or_done_twice_under_faults(profile: Profile, base
         await run.bypass_outbox()
         async with httpx.AsyncClient(base_url=run.orders_url, timeout=5) as http:
             for number in range(3):
-                response = await http.post("/orders", json=order_body(number))
+                response = await http.post(
+                    "/orders", json=order_body(number), headers=order_headers(number)
+                )
                 assert response.status_code == 202
                 run.placed.append(str(response.json()["order_id"]))
         await asyncio.sleep(2)  # what would have been published by now is not

@@ -35,10 +35,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from prometheus_client.parser import text_string_to_metric_families
 
-from warren.runtime import Suite
+from warren.cli._project import load_project
+from warren.runtime import Issuer, Suite
 from warren.testing import Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
-SERVICES = ("notifications", "payments", "inventory", "orders")
+SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 SERVER, CLIENT = ProtoSpan.SPAN_KIND_SERVER, ProtoSpan.SPAN_KIND_CLIENT
 PRODUCER, CONSUMER = ProtoSpan.SPAN_KIND_PRODUCER, ProtoSpan.SPAN_KIND_CONSUMER
 PUBLISHER = {"order": "orders", "stock": "inventory", "payment": "payments"}
@@ -70,8 +71,7 @@ DECLINED = Counter(
         ("inventory", CONSUMER, "order.cancelled.v1"),
         ("notifications", CONSUMER, "order.cancelled.v1"),
         ("payments", CONSUMER, "order.cancelled.v1"),  # nothing captured: nothing to refund
-        ("inventory", PRODUCER, "stock.released.v1"),
-        ("orders", CONSUMER, "stock.released.v1"),
+        ("inventory", PRODUCER, "stock.released.v1"),  # kept in inventory.unrouted
     ]
 )
 
@@ -176,14 +176,17 @@ class TracedShop:
     output: io.StringIO
     log_dir: Path
     http: dict[str, httpx.AsyncClient]
+    issuer: Issuer
 
-    async def place_order(self, customer: str, sku: str, unit_price: int) -> httpx.Response:
+    async def place_order(self, customer: str, sku: str, quantity: int = 1) -> httpx.Response:
         body = {
-            "customer_id": customer,
             "currency": "EUR",
-            "lines": [{"sku": sku, "quantity": 1, "unit_price": unit_price}],
+            "lines": [{"sku": sku, "quantity": quantity}],
         }
-        response = await self.http["orders"].post("/orders", json=body)
+        token = self.issuer.token(customer, ["orders:write"])
+        response = await self.http["orders"].post(
+            "/orders", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == 202, response.text
         return response
 
@@ -207,7 +210,8 @@ class TracedShop:
         return lines
 
     async def metrics(self, service: str) -> list[tuple[str, dict[str, str], float]]:
-        response = await self.http[service].get("/metrics")
+        # /metrics is served on the metrics port, not the API's
+        response = await self.http[service].get(self.suite.services[service].metrics_url)
         response.raise_for_status()
         return [
             (sample.name, sample.labels, sample.value)
@@ -226,7 +230,11 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="module")
 async def traced_shop(
-    servers: Servers, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
+    servers: Servers,
+    receiver: OtlpReceiver,
+    tmp_path_factory: pytest.TempPathFactory,
+    issuer: Issuer,
+    operator_token: str,
 ) -> AsyncIterator[TracedShop]:
     prefix = f"warren_otel_{uuid.uuid4().hex[:8]}_"
     log_dir = tmp_path_factory.mktemp("traced-suite-logs")
@@ -243,18 +251,30 @@ async def traced_shop(
             "RETRY_DELAYS": "[0.1, 0.2, 0.4]",
             "DRAIN_TIMEOUT": "5",
             "PAYMENT_FAILURE_RATE": "0",
+            "PAYMENT_LIMITS": '{"bob": 1000}',  # one TEA-BLACK (11.90 EUR) is above it
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            **issuer.settings(),
         }
-        suite = Suite(SERVICES, env=env, ports=free_ports(SERVICES), output=output, log_dir=log_dir)
+        ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+        metrics_ports = {name: ports[f"{name}-metrics"] for name in SERVICES}
+        suite = Suite(
+            SERVICES,
+            env=env,
+            ports=ports,
+            metrics_ports=metrics_ports,
+            output=output,
+            log_dir=log_dir,
+        )
+        operator = {"Authorization": f"Bearer {operator_token}"}
         http = {
-            name: httpx.AsyncClient(base_url=service.url, timeout=10)
+            name: httpx.AsyncClient(base_url=service.url, timeout=10, headers=operator)
             for name, service in suite.services.items()
         }
         try:
             await suite.start(timeout=60)
-            yield TracedShop(suite, receiver, output, log_dir, http)
+            yield TracedShop(suite, receiver, output, log_dir, http, issuer)
         finally:
             for client in http.values():
                 await client.aclose()
@@ -263,10 +283,10 @@ async def traced_shop(
 
 
 @pytest.mark.parametrize(
-    ("customer", "sku", "unit_price", "status", "expected"),
+    ("customer", "sku", "status", "expected"),
     [
-        ("alice", "TEA-GREEN", 1250, "confirmed", HAPPY),
-        ("bob", "TEA-BLACK", 500_000, "cancelled", DECLINED),  # above the payment limit
+        ("alice", "TEA-GREEN", "confirmed", HAPPY),
+        ("bob", "TEA-BLACK", "cancelled", DECLINED),  # above bob's payment limit
     ],
     ids=["happy", "declined"],
 )
@@ -274,11 +294,10 @@ async def test_one_order_is_one_trace_across_all_four_services(
     traced_shop: TracedShop,
     customer: str,
     sku: str,
-    unit_price: int,
     status: str,
     expected: Counter[tuple[str, int, str]],
 ) -> None:
-    placed = await traced_shop.place_order(customer, sku, unit_price)
+    placed = await traced_shop.place_order(customer, sku)
     order_id = placed.json()["order_id"]
     order = await traced_shop.outcome(order_id)
     assert order["status"] == status
@@ -324,7 +343,7 @@ async def test_one_order_is_one_trace_across_all_four_services(
 
 
 async def test_log_lines_about_an_order_carry_its_trace_id(traced_shop: TracedShop) -> None:
-    placed = await traced_shop.place_order("carol", "MUG-BLUE", 900)
+    placed = await traced_shop.place_order("carol", "MUG-BLUE")
     order_id = placed.json()["order_id"]
     order = await traced_shop.outcome(order_id)
     trace_id = order["trace_id"]
@@ -353,7 +372,7 @@ async def test_metrics_count_what_the_orders_did(traced_shop: TracedShop) -> Non
     orders = 3
     before = {name: await traced_shop.metrics(name) for name in SERVICES}
     placed = [
-        (await traced_shop.place_order("dave", "TEA-GREEN", 100)).json()["order_id"]
+        (await traced_shop.place_order("dave", "TEA-GREEN")).json()["order_id"]
         for _ in range(orders)
     ]
     for order_id in placed:
@@ -411,7 +430,8 @@ async def test_responses_carry_traceparent_probes_are_not_traced(traced_shop: Tr
         what="the server span of GET /stock/{sku}",
     )
     assert (server[0].kind, server[0].service) == (SERVER, "inventory")
-    for probe in ("/healthz", "/readyz", "/metrics"):
+    metrics_url = traced_shop.suite.services["inventory"].metrics_url
+    for probe in ("/healthz", "/readyz", metrics_url):
         assert "traceparent" not in (await http.get(probe)).headers
 
 

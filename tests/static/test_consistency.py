@@ -14,10 +14,19 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.static.conftest import INFRA_SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 OTEL = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 # Kubernetes composes AMQP_URL from these with $(VAR) expansion; the services never read them.
-K8S_HELPERS = {"AMQP_USERNAME", "AMQP_PASSWORD", "AMQP_HOST", "AMQP_VHOST"}
+K8S_HELPERS = {
+    "AMQP_USERNAME",
+    "AMQP_PASSWORD",
+    "AMQP_HOST",
+    "AMQP_VHOST",
+    "TLS_CA_FILE",
+    "DATABASE_SERVER_URL",
+}
 # Settings that change the topology: deployments must leave them to the code's defaults, or the
 # services would declare queues that differ from the definitions (PRECONDITION_FAILED).
 TOPOLOGY_SETTINGS = {"RETRY_DELAYS", "DELIVERY_LIMIT"}
@@ -69,7 +78,7 @@ def disagreements(
     image = image_env()
     vhost = definitions["vhosts"][0]["name"]
     work_queues = {q["name"] for q in definitions["queues"] if "x-delivery-limit" in q["arguments"]}
-    compose_services = set(compose["services"]) - {"definitions", "rabbitmq", "postgres", "jaeger"}
+    compose_services = set(compose["services"]) - INFRA_SERVICES
     k8s_services = {
         o["metadata"]["name"]
         for o in objects
@@ -226,3 +235,15 @@ def _trigger(objects: list[dict[str, Any]], service: str) -> dict[str, Any]:
     ]
     metadata: dict[str, Any] = scaled["spec"]["triggers"][0]["metadata"]
     return metadata
+
+
+def test_broker_and_services_bound_messages_alike() -> None:
+    """``max_message_size`` in rabbitmq.conf and in the cluster's additionalConfig, and the
+    services' default ``MAX_MESSAGE_BYTES``, are one number."""
+    from warren.runtime import ServiceSettings
+
+    setting = re.compile(r"^\s*max_message_size\s*=\s*(\d+)\s*$", re.MULTILINE)
+    conf = setting.findall((ROOT / "infra" / "rabbitmq" / "rabbitmq.conf").read_text())
+    cluster = setting.findall((ROOT / "k8s" / "base" / "rabbitmq-cluster.yaml").read_text())
+    default = ServiceSettings.model_fields["max_message_bytes"].default
+    assert conf == cluster == [str(default)]

@@ -14,7 +14,7 @@ import pytest
 
 # The oldest and the newest Kubernetes versions the manifests are checked against.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
-CUSTOM_GROUPS = ("rabbitmq.com/", "keda.sh/")
+CUSTOM_GROUPS = ("rabbitmq.com/", "keda.sh/", "monitoring.coreos.com/")
 
 
 def is_custom(obj: dict[str, Any]) -> bool:
@@ -67,6 +67,7 @@ def test_every_custom_resource_matches_its_crd(
     kinds = {o["kind"] for o in custom}
     assert kinds >= {"RabbitmqCluster", "ScaledObject", "TriggerAuthentication", "Vhost", "User"}
     assert kinds >= {"Permission", "Exchange", "Queue", "Binding"}
+    assert kinds >= {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
     assert [e for o in custom for e in crd_errors(o, crd_schemas)] == []
 
 

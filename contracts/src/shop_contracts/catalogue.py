@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
+from shop_contracts.products import ProductPriced
 from shop_contracts.stock import StockRejected, StockReleased, StockReserved
 from warren.contracts.registry import Registry
 
@@ -21,5 +22,6 @@ REGISTRY = Registry(
         PaymentCaptured,
         PaymentDeclined,
         PaymentRefunded,
+        ProductPriced,
     ]
 )

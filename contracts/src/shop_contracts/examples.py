@@ -11,6 +11,7 @@ from uuid import UUID
 from shop_contracts.money import Money
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
+from shop_contracts.products import ProductPriced
 from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 from warren.contracts.event import Event
 
@@ -20,7 +21,7 @@ AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def example(event_class: type[Event], order_id: UUID = ORDER_ID) -> Event:
-    """A valid instance of ``event_class`` about ``order_id``."""
+    """A valid instance of ``event_class`` (about ``order_id`` when it is about an order)."""
     total = Money(amount=2 * 1250 + 499, currency="EUR")
     lines = (
         OrderLine(sku="TEA-GREEN", quantity=2, unit_price=1250),
@@ -73,8 +74,11 @@ def example(event_class: type[Event], order_id: UUID = ORDER_ID) -> Event:
             payment_id=PAYMENT_ID,
             customer_id="alice",
             amount=total,
-            reason="order cancelled (deadline_exceeded) before the payment was captured",
+            reason="order cancelled (deadline_exceeded) after its payment was captured",
             refunded_at=AT,
+        ),
+        ProductPriced: ProductPriced(
+            sku="TEA-GREEN", price=Money(amount=1250, currency="EUR"), revision=1, priced_at=AT
         ),
     }
     return by_class[event_class]

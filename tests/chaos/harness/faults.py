@@ -25,7 +25,7 @@ import orjson
 from warren.runtime import Suite
 from warren.testing import PostgresCluster, RabbitCluster, RabbitNode
 
-from .stream import order_body
+from .stream import order_body, order_headers
 
 
 @dataclass
@@ -279,7 +279,9 @@ async def burst(stage: Stage, orders: int = 300, concurrency: int = 50) -> str:
 
         async def place(number: int) -> None:
             async with gate:
-                response = await http.post("/orders", json=order_body(number))
+                response = await http.post(
+                    "/orders", json=order_body(number), headers=order_headers(number)
+                )
                 response.raise_for_status()
                 stage.burst_orders.append(str(response.json()["order_id"]))
 

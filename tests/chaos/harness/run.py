@@ -23,14 +23,23 @@ import httpx
 import orjson
 import structlog
 
+from warren.cli._project import load_project
 from warren.runtime import Suite
 from warren.testing import free_ports, postgres_cluster, rabbitmq_cluster, wait_until
 
 from .faults import FAULTS, Stage
 from .ledger import FaultRecord, Invariants, check, observe, table
-from .stream import PAYMENT_LIMITS, SEED_STOCK, OrderStream, order_body
+from .stream import (
+    PAYMENT_LIMITS,
+    SEED_STOCK,
+    OrderStream,
+    issuer,
+    operator,
+    order_body,
+    order_headers,
+)
 
-SERVICES = ("notifications", "payments", "inventory", "orders")
+SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
 VHOST = "warren-chaos"
 PREFIX = "chaos_"
 log = structlog.get_logger("chaos")
@@ -233,14 +242,16 @@ class ChaosRun:
             await wait_until(all_ready, timeout=timeout, interval=0.1, what="every /readyz")
             stream = OrderStream(self.orders_url, 1, 1.0, give_up_after=timeout)
             async with httpx.AsyncClient(base_url=self.orders_url, timeout=5) as orders:
-                order_id = await stream.place(orders, order_body(0))
+                order_id = await stream.place(orders, order_body(0), order_headers(0))
             if order_id is None:
                 raise TimeoutError("the probe order was not accepted")
             self.probes.append(order_id)
 
             async def finished() -> bool:
                 try:
-                    response = await http.get(f"{self.orders_url}/orders/{order_id}")
+                    response = await http.get(
+                        f"{self.orders_url}/orders/{order_id}", headers=operator()
+                    )
                 except httpx.HTTPError:
                     return False
                 return response.status_code == 200 and response.json()["status"] in {
@@ -312,7 +323,8 @@ async def chaos_run(base: Path, profile: Profile, log_dir: Path) -> AsyncIterato
         postgres_cluster(base / "postgres") as postgres,
         rabbitmq_cluster(base / "rabbitmq", profile.nodes, vhost=VHOST) as cluster,
     ):
-        ports = free_ports(SERVICES)
+        every_port = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+        ports = {name: every_port[name] for name in SERVICES}
         env = {
             "AMQP_URL": cluster.amqp_url(),  # every node: amqp://guest:guest@h1,h2,h3/vhost
             "DATABASE_URL": postgres.url,
@@ -329,8 +341,15 @@ async def chaos_run(base: Path, profile: Profile, log_dir: Path) -> AsyncIterato
             "PAYMENT_FAILURE_RATE": str(profile.failure_rate),
             "PREFETCH": str(PREFETCH),
             "OTEL_SDK_DISABLED": "true",
+            **issuer().settings(),
         }
-        suite = Suite(SERVICES, env=env, ports=ports, log_dir=log_dir)
+        suite = Suite(
+            SERVICES,
+            env=env,
+            ports=ports,
+            metrics_ports={name: every_port[f"{name}-metrics"] for name in SERVICES},
+            log_dir=log_dir,
+        )
         urls = {name: f"{postgres.url.rsplit('/', 1)[0]}/{PREFIX}{name}" for name in SERVICES}
         try:
             await suite.start(timeout=90)

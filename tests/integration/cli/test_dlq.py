@@ -14,7 +14,7 @@ import aio_pika
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
-from warren.contracts.envelope import CONTENT_TYPE
+from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, Handler, PermanentError
 from warren.testing import Servers, wait_until
@@ -213,3 +213,33 @@ async def test_a_missing_queue_is_a_clear_error(cli, vhost_url: str) -> None:
 
 async def _now(value: bool) -> bool:
     return value
+
+
+async def test_a_forged_origin_header_cannot_steer_a_replay(
+    cli, broker: Broker, consumer_for, depth, raw_channel, vhost_url: str
+) -> None:
+    handling = Handling()
+    handling.fix()
+    await consumer_for(handling.table)
+    victim_exchange = await raw_channel.declare_exchange("victim.retry", "direct", durable=True)
+    victim = await raw_channel.declare_queue("victim.work", durable=True)
+    await victim.bind(victim_exchange, "victim.work")
+    # In the DLQ, as a message the broker dead-lettered would be: headers as its publisher wrote
+    envelope = wrap(example(PLACED, order_id=uuid.uuid4()), source="/warren/orders")
+    dlx = await raw_channel.get_exchange("probe.dlx")
+    await dlx.publish(
+        aio_pika.Message(
+            encode(envelope),
+            content_type=CONTENT_TYPE,
+            message_id=envelope.id,
+            type=PLACED.type,
+            headers={"x-queue": "victim.work", "x-first-death-queue": "victim.work"},
+        ),
+        routing_key=DLQ,
+    )
+
+    result = await cli("dlq", "replay", DLQ, "--all", "--amqp-url", vhost_url)
+
+    assert result.exit_code == 0, result.output
+    await wait_until(lambda: _now(handling.calls[envelope.id] == 1), what="replayed to probe.work")
+    assert await depth("victim.work") == 0

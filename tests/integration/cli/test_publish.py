@@ -79,7 +79,7 @@ async def test_data_from_stdin_with_another_source_service(
     assert result.exit_code == 0, result.output
     message = await placed_queue.get(no_ack=True)
     envelope = decode(message.body)
-    assert envelope.source == "/warren/replayer"
+    assert envelope.source == "/warren/orders"  # the owner's, whoever sends it
     assert message.app_id == "replayer"
     assert message.exchange == "orders.events"  # the event's producer's exchange, always
     assert message.correlation_id == data["order_id"]  # default: the event's subject

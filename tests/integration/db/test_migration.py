@@ -48,6 +48,7 @@ async def test_open_creates_platform_tables_and_applies_service_migrations(
         "0001_create_tally",
         "warren.inbox.0001",
         "warren.outbox.0001",
+        "warren.outbox.0002",
     ]
 
 
@@ -80,6 +81,7 @@ async def test_replicas_starting_together_apply_each_migration_once(
             "0002_add_to_tally",
             "warren.inbox.0001",
             "warren.outbox.0001",
+            "warren.outbox.0002",
         ]
     finally:
         for replica in replicas:

@@ -14,6 +14,7 @@ from warren.db import (
     OutboxRow,
     append,
     claim,
+    defer,
     mark_sent,
     pending,
     purge_sent,
@@ -176,6 +177,56 @@ async def test_racing_relays_publish_every_row_once_and_in_aggregate_order(
     for a in range(aggregates):
         seqs = [row.seq for row in published if row.aggregate_id == f"agg{a}-"]
         assert seqs == sorted(seqs)
+
+
+async def test_a_deferred_row_holds_back_its_own_aggregate_only_until_it_is_due(
+    database: Database,
+) -> None:
+    await append_committed(database, message("A", 1), message("B", 1), message("A", 2))
+    await append_committed(database, message("B", 2))
+
+    async with database.transaction() as conn:
+        first = await claim(conn, 10)
+        assert keys(first) == ["A1", "B1"]
+        [a1] = [row for row in first if row.routing_key == "A1"]
+        await mark_sent(conn, [row.id for row in first if row is not a1])
+        due_in = await defer(conn, [(a1.id, "refused")], first_delay=0.5, max_delay=10)
+    assert due_in is not None
+    assert 0 < due_in <= 0.5
+
+    async with database.transaction() as conn:
+        # A1 backs off and A2 stays behind it; B is not held up at all.
+        assert keys(await claim(conn, 10)) == ["B2"]
+    await database.pool.execute(
+        "UPDATE warren_outbox SET next_attempt_at = now() - interval '1 ms' WHERE id = $1", a1.id
+    )  # as if its delay were over
+    async with database.transaction() as conn:
+        # B2 was not marked sent, so it is B's head still; A1 is due again, with its record.
+        due = await claim(conn, 10)
+    assert keys(due) == ["A1", "B2"]
+    assert due[0].attempts == 1
+
+
+async def test_the_backoff_doubles_per_failure_up_to_its_cap(database: Database) -> None:
+    row = message("A", 1)
+    await append_committed(database, row)
+    delays = []
+    for _ in range(5):
+        async with database.transaction() as conn:
+            delay = await defer(conn, [(row.id, "refused")], first_delay=1, max_delay=5)
+            assert delay is not None
+            delays.append(round(delay))
+    state = await database.pool.fetchrow(
+        "SELECT attempts, last_error FROM warren_outbox WHERE id = $1", row.id
+    )
+
+    assert delays == [1, 2, 4, 5, 5]
+    assert (state["attempts"], state["last_error"]) == (5, "refused")
+
+
+async def test_deferring_nothing_is_allowed(database: Database) -> None:
+    async with database.transaction() as conn:
+        assert await defer(conn, []) is None
 
 
 async def test_claim_refuses_to_run_outside_a_transaction(database: Database) -> None:

@@ -34,7 +34,7 @@ async def test_every_event_type_round_trips(broker: Broker, consumer_for, drain)
         assert got == event
         assert delivery.message_id == message_id
         assert delivery.event_type == event_type
-        assert delivery.source == "/warren/probe"
+        assert delivery.source == f"/warren/{type(event).producer}"  # the owner's
         assert delivery.correlation_id == str(event.order_id)  # type: ignore[attr-defined]
         assert delivery.attempt == 1
 
@@ -58,7 +58,7 @@ async def test_amqp_properties_follow_the_design(broker: Broker, raw_channel) ->
     assert body["specversion"] == "1.0"
     assert body["id"] == message_id
     assert body["type"] == "order.placed.v1"
-    assert body["source"] == "/warren/probe"
+    assert body["source"] == "/warren/orders"  # the event's owner, whoever sends it
     assert body["subject"] == str(event.order_id)  # type: ignore[attr-defined]
     assert body["datacontenttype"] == "application/json"
     assert body["data"] == event.model_dump(mode="json")

@@ -4,18 +4,29 @@ delivery limit that catches crash loops."""
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
+import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from warren.contracts.event import Event
-from warren.messaging import Broker, Delivery, RetryPolicy, WorkQueue
+from warren.messaging import Broker, Delivery, RetryPolicy, UnroutableError, WorkQueue
 from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 CANCELLED = REGISTRY.resolve("order.cancelled.v1")
+
+
+class ProbeMeasured(Event):
+    """A test-only event of the probe service's that no queue is bound for."""
+
+    type: ClassVar[str] = "probe.measured.v1"
+    producer: ClassVar[str] = "probe"
+    subject_field: ClassVar[str] = "probe_id"
+    probe_id: uuid.UUID
 
 
 async def _nothing(event: Event, delivery: Delivery) -> None:
@@ -42,6 +53,7 @@ async def test_declaring_twice_is_idempotent_and_builds_the_design(
         "probe.stock.dlq",
         "probe.stock.retry.500ms",
         "probe.stock.retry.2000ms",
+        "probe.unrouted",
     }
     assert all(q["type"] == "quorum" and q["durable"] for q in queues.values())
     work = queues["probe.stock"]["arguments"]
@@ -49,6 +61,10 @@ async def test_declaring_twice_is_idempotent_and_builds_the_design(
     assert work["x-dead-letter-routing-key"] == "probe.stock.dlq"
     assert queues["probe.stock.retry.500ms"]["arguments"]["x-message-ttl"] == 500
     assert exchanges["probe.events"]["type"] == "topic"
+    assert exchanges["probe.events"]["arguments"] == {"alternate-exchange": "probe.unrouted"}
+    assert exchanges["probe.unrouted"]["type"] == "fanout"
+    kept = queues["probe.unrouted"]["arguments"]
+    assert (kept["x-overflow"], kept["x-max-length"]) == ("reject-publish", 100_000)
     assert exchanges["probe.retry"]["type"] == "direct"
     assert exchanges["probe.dlx"]["type"] == "direct"
     assert {(b["source"], b["routing_key"]) for b in bindings if b["source"]} == {
@@ -74,3 +90,34 @@ async def test_delivery_limit_dead_letters_a_crash_loop(broker: Broker, raw_chan
     assert [m.message_id for m in dead] == [message_id]
     assert dead[0].headers["x-death"][0]["reason"] == "delivery_limit"
     assert crashes == 3  # first delivery + delivery_limit redeliveries
+
+
+async def test_an_events_exchange_from_before_alternate_exchanges_is_kept_as_it_is(
+    vhost_url: str, raw_channel
+) -> None:
+    """Redeclaring it with the argument would fail (PRECONDITION_FAILED) and deleting it would
+    drop other services' bindings: the service starts, and its unroutable events are returned
+    to it (``mandatory``) — an error its outbox backs off on — until a policy adds the AE."""
+    await raw_channel.declare_exchange("orders.events", "topic", durable=True)  # the old way
+    orders = Broker(vhost_url, "orders")
+    await orders.connect()
+    try:
+        await orders.declare()
+        await orders.declare()  # every restart copes the same way
+        with pytest.raises(UnroutableError):
+            await orders.publish(example(PLACED, uuid.uuid4()))
+        # Kept, not broken: a new binding still works on the old exchange.
+        queue = await raw_channel.declare_queue(exclusive=True)
+        await queue.bind("orders.events", PLACED.type)
+        await orders.publish(example(PLACED, uuid.uuid4()))
+    finally:
+        await orders.close()
+
+
+async def test_an_unroutable_domain_event_is_kept_not_returned(broker: Broker, drain) -> None:
+    await broker.declare()
+    await broker.declare()  # the alternate exchange argument is declared alike each time
+    kept = await broker.publish(ProbeMeasured(probe_id=uuid.uuid4()))
+
+    assert [m.message_id for m in await drain("probe.unrouted")] == [kept]
+    assert await broker.measure_unrouted() == 0  # drained

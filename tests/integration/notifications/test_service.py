@@ -19,14 +19,17 @@ from warren.testing import ServiceUnderTest, running_service
 
 
 @pytest.fixture
-async def running(vhost_url: str, database_url: str) -> AsyncIterator[ServiceUnderTest[Any]]:
+async def running(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[ServiceUnderTest[Any]]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
         database_name=urlsplit(database_url).path[1:],
     )
-    async with running_service(build(settings)) as service:
+    async with running_service(build(settings), headers=as_operator) as service:
         yield service
 
 

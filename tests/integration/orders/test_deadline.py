@@ -16,13 +16,14 @@ from orders import domain
 from orders.deadline import BATCH, sweep_once
 from orders.main import MIGRATIONS
 from orders.store import OrderStore
-from shop_contracts.orders import OrderLine
+from shop_contracts.money import Money
 from warren.db import Database, migrations_in
 from warren.runtime import Writer
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEADLINE = domain.Deadline(timedelta(seconds=30))
 DUE = AT + DEADLINE.after
+PRICES = {"TEA-GREEN": Money(amount=1250, currency="EUR")}
 
 
 @pytest.fixture
@@ -41,10 +42,11 @@ async def add(database: Database, *, reserved: bool = False) -> domain.Order:
         domain.PlaceOrder(
             order_id=uuid.uuid4(),
             customer_id="alice",
-            lines=(OrderLine(sku="TEA-GREEN", quantity=1, unit_price=1250),),
+            items=(domain.Item(sku="TEA-GREEN", quantity=1),),
             currency="EUR",
             at=AT,
         ),
+        PRICES,
         DEADLINE,
     )
     if reserved:

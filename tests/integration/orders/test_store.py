@@ -1,5 +1,6 @@
 """The orders store on real PostgreSQL: an order and its history written and read back whole,
-one statement per write, and a locked read that sees what the previous lock holder appended."""
+one statement per write, a locked read that sees what the previous lock holder appended, and the
+known prices, where a late announcement never rolls a price back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from orders import domain
 from orders.domain import Order, Status
 from orders.main import MIGRATIONS
 from orders.store import OrderStore
+from shop_contracts.money import Money
 from shop_contracts.orders import OrderLine
 from warren.db import Database, migrations_in
 
@@ -32,13 +34,15 @@ def placed(order_id: uuid.UUID | None = None) -> Order:
         domain.PlaceOrder(
             order_id=order_id or uuid.uuid4(),
             customer_id="c-1",
-            lines=(OrderLine(sku="SKU-1", quantity=2, unit_price=250),),
+            items=(domain.Item(sku="SKU-1", quantity=2),),
             currency="EUR",
             at=AT,
             trace_id="0af7651916cd43dd8448eb211c80319c",
         ),
+        {"SKU-1": Money(amount=250, currency="EUR")},
         domain.Deadline(timedelta(minutes=15)),
     )
+    assert order.lines == (OrderLine(sku="SKU-1", quantity=2, unit_price=250),)
     return order
 
 
@@ -141,3 +145,23 @@ async def test_a_locked_read_sees_what_the_previous_holder_appended(database: Da
         Status.RESERVED,
         Status.CONFIRMED,
     ]
+
+
+def known(sku: str, amount: int, revision: int) -> domain.KnownPrice:
+    return domain.KnownPrice(sku, Money(amount=amount, currency="EUR"), revision, AT)
+
+
+async def test_the_highest_revision_of_a_price_wins_whatever_the_arrival_order(
+    database: Database,
+) -> None:
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    for price in (known(sku, 300, 3), known(sku, 100, 1), known(sku, 300, 3), known(sku, 200, 2)):
+        async with database.transaction() as conn:
+            await OrderStore(conn).save_price(price)
+
+    async with database.transaction() as conn:
+        store = OrderStore(conn)
+        assert await store.price_for_update(sku) == known(sku, 300, 3)
+        assert await store.prices_of([sku, "NOT-PRICED"]) == {
+            sku: Money(amount=300, currency="EUR")
+        }

@@ -26,8 +26,11 @@ Running = ServiceUnderTest[Any]
 
 
 @pytest.fixture
-async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
+async def running(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[Running]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
@@ -36,7 +39,7 @@ async def running(vhost_url: str, database_url: str) -> AsyncIterator[Running]:
         payment_failure_rate=0.3,
         payment_limits={"carol": 1000},
     )
-    async with running_service(build(settings)) as service:
+    async with running_service(build(settings), headers=as_operator) as service:
         yield service
 
 

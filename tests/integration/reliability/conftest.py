@@ -28,11 +28,16 @@ class Inventory:
     http: httpx.AsyncClient
     channel: aio_pika.abc.AbstractChannel
     amqp_url: str
+    sink: aio_pika.abc.AbstractQueue
+    """Bound to every event inventory publishes (``#``): unbind it to have events no queue wants."""
 
 
 @pytest.fixture
-async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventory]:
+async def inventory(
+    vhost_url: str, database_url: str, trusting: dict[str, str], as_operator: dict[str, str]
+) -> AsyncIterator[Inventory]:
     settings = Settings(
+        **trusting,
         environment="test",
         amqp_url=vhost_url,
         database_url=database_url,
@@ -40,10 +45,12 @@ async def inventory(vhost_url: str, database_url: str) -> AsyncIterator[Inventor
         retry_delays=(0.05, 0.1),
         seed_stock={"TEA-GREEN": 1000, "MUG-BLUE": 1000},
     )
-    # running_service's tap binds a queue to inventory.events, so what inventory publishes is
-    # routable (payments' and orders' job in the suite).
-    async with running_service(build(settings)) as service:
+    # No tap: the sink stands in for payments and orders, the consumers of what inventory
+    # publishes, and a test unbinds it to have events no queue wants.
+    async with running_service(build(settings), tap=False, headers=as_operator) as service:
         connection = await aio_pika.connect(vhost_url)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
-            yield Inventory(service.runtime, service.http, channel, vhost_url)
+            sink = await channel.declare_queue(exclusive=True)
+            await sink.bind("inventory.events", "#")
+            yield Inventory(service.runtime, service.http, channel, vhost_url, sink)

@@ -18,7 +18,15 @@ from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
-REASONS = {"MalformedMessage", "UnexpectedEventType", "SchemaViolation"}
+# A replaced ``source`` is an envelope that did not come from the type's owner; the oversized
+# bodies (1-4 MiB) are over the platform's MAX_MESSAGE_BYTES.
+REASONS = {
+    "MalformedMessage",
+    "UnexpectedEventType",
+    "SchemaViolation",
+    "UntrustedSource",
+    "MessageTooLarge",
+}
 
 
 def _valid_envelope() -> dict[str, Any]:

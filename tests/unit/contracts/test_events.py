@@ -19,7 +19,12 @@ from warren.contracts.event import TYPE_PATTERN, Event
 
 EVENTS = list(REGISTRY)
 NAIVE = datetime(2026, 1, 2, 3, 4, 5)
-PRODUCER_OF_AGGREGATE = {"order": "orders", "stock": "inventory", "payment": "payments"}
+PRODUCER_OF_AGGREGATE = {
+    "order": "orders",
+    "stock": "inventory",
+    "product": "inventory",
+    "payment": "payments",
+}
 
 
 def test_the_type_strings_are_exactly_those_of_the_design() -> None:
@@ -33,6 +38,7 @@ def test_the_type_strings_are_exactly_those_of_the_design() -> None:
         "payment.captured.v1",
         "payment.declined.v1",
         "payment.refunded.v1",
+        "product.priced.v1",
     }
 
 
@@ -55,10 +61,12 @@ def test_events_are_frozen(event_class: type[Event]) -> None:
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)
-def test_the_subject_is_the_order_id(event_class: type[Event]) -> None:
+def test_the_subject_is_the_order_id_or_for_a_product_its_sku(event_class: type[Event]) -> None:
     event = example(event_class)
 
-    assert event.subject == str(event.model_dump()["order_id"])
+    field = "sku" if event_class.type.startswith("product.") else "order_id"
+    assert event_class.subject_field == field
+    assert event.subject == str(event.model_dump()[field])
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda event: event.type)

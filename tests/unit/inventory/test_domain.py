@@ -12,6 +12,7 @@ from inventory import domain
 from inventory.domain import Reservation, SetLevel, Status
 from shop_contracts.money import Money
 from shop_contracts.orders import OrderLine, OrderPlaced
+from shop_contracts.products import ProductPriced
 from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -197,3 +198,43 @@ def test_a_level_is_set_as_counted() -> None:
 def test_a_level_out_of_range_is_refused(available: int) -> None:
     with pytest.raises(ValueError, match="must be 0"):
         domain.set_level(SetLevel("TEA", available))
+
+
+def test_a_first_price_is_revision_1_and_announced() -> None:
+    price = Money(amount=1250, currency="EUR")
+
+    priced, [event] = domain.reprice(None, domain.SetPrice("TEA", price, AT))
+
+    assert priced == domain.Price("TEA", price, revision=1, priced_at=AT)
+    assert isinstance(event, ProductPriced)
+    assert (event.sku, event.price, event.revision, event.priced_at) == ("TEA", price, 1, AT)
+
+
+def test_a_changed_price_takes_the_next_revision_an_unchanged_one_changes_nothing() -> None:
+    current = domain.Price("TEA", Money(amount=1250, currency="EUR"), revision=4, priced_at=AT)
+    later = datetime(2026, 3, 2, tzinfo=UTC)
+
+    priced, [event] = domain.reprice(
+        current, domain.SetPrice("TEA", Money(amount=990, currency="EUR"), later)
+    )
+    assert priced is not None
+    assert (priced.revision, priced.price.amount, priced.priced_at) == (5, 990, later)
+    assert isinstance(event, ProductPriced)
+    assert event.revision == 5
+
+    same = domain.reprice(current, domain.SetPrice("TEA", current.price, later))
+    assert same == (current, [])
+
+
+def test_announcing_repeats_each_current_price_at_its_revision() -> None:
+    prices = [
+        domain.Price("MUG", Money(amount=499, currency="EUR"), revision=2, priced_at=AT),
+        domain.Price("TEA", Money(amount=0, currency="EUR"), revision=7, priced_at=AT),
+    ]
+
+    events = domain.announce(prices)
+
+    assert [(e.sku, e.revision, e.price.amount) for e in events] == [  # type: ignore[attr-defined]
+        ("MUG", 2, 499),
+        ("TEA", 7, 0),
+    ]

@@ -1,4 +1,5 @@
-"""The order rules around the saga deadline: when an order expires, and what a late capture does."""
+"""Pricing an order: each line at the catalogue's price, never the customer's; what cannot be
+priced is refused; the newest announced price wins."""
 
 from __future__ import annotations
 
@@ -8,113 +9,79 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orders import domain
-from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderLine
+from shop_contracts.money import MAX_MINOR_UNITS, Money
+from shop_contracts.orders import OrderLine, OrderPlaced
 
-AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-DEADLINE = domain.Deadline(timedelta(seconds=30))
-DUE = AT + DEADLINE.after
+DEADLINE = domain.Deadline(timedelta(minutes=15))
+
+AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+PRICES = {"TEA": Money(amount=1250, currency="EUR"), "MUG": Money(amount=499, currency="EUR")}
 
 
-def placed() -> domain.Order:
-    order, _ = domain.place(
-        domain.PlaceOrder(
-            order_id=uuid.uuid4(),
-            customer_id="alice",
-            lines=(OrderLine(sku="TEA-GREEN", quantity=2, unit_price=1250),),
-            currency="EUR",
-            at=AT,
-        ),
-        DEADLINE,
+def command(*items: tuple[str, int], currency: str = "EUR") -> domain.PlaceOrder:
+    return domain.PlaceOrder(
+        order_id=uuid.uuid4(),
+        customer_id="alice",
+        items=tuple(domain.Item(sku, n) for sku, n in items),
+        currency=currency,
+        at=AT,
     )
-    return order
 
 
-def reserved() -> domain.Order:
-    order, _ = domain.note_reservation(placed(), AT + timedelta(seconds=1))
-    return order
+def test_each_line_is_priced_from_the_catalogue_and_the_total_follows() -> None:
+    order, [placed] = domain.place(command(("TEA", 2), ("MUG", 1)), PRICES, DEADLINE)
+
+    assert order.lines == (
+        OrderLine(sku="TEA", quantity=2, unit_price=1250),
+        OrderLine(sku="MUG", quantity=1, unit_price=499),
+    )
+    assert order.total == Money(amount=2999, currency="EUR")
+    assert isinstance(placed, OrderPlaced)
+    assert (placed.lines, placed.total) == (order.lines, order.total)
 
 
-def test_an_order_is_due_its_deadline_after_placement() -> None:
-    assert placed().deadline_at == DUE
-
-
-@pytest.mark.parametrize("after", [timedelta(0), timedelta(seconds=-1)])
-def test_a_deadline_must_be_positive(after: timedelta) -> None:
-    with pytest.raises(ValueError, match="positive"):
-        domain.Deadline(after)
+def test_a_free_product_is_priced_at_zero_not_refused() -> None:
+    order, _ = domain.place(
+        command(("GIFT", 3)), {"GIFT": Money(amount=0, currency="EUR")}, DEADLINE
+    )
+    assert order.total.amount == 0  # payments declines it (invalid_amount); pricing is faithful
 
 
 @pytest.mark.parametrize(
-    ("after", "interval"),
+    ("items", "prices", "reason"),
     [
-        (timedelta(seconds=1), 0.5),  # a tenth would be 0.1 s: at least 0.5 s
-        (timedelta(seconds=3), 0.5),
-        (timedelta(seconds=60), 6.0),
-        (timedelta(minutes=15), 30.0),  # a tenth would be 90 s: at most 30 s
+        pytest.param(
+            [("TEA", 1), ("NEW", 1)], PRICES, "unknown SKU or no price yet: NEW", id="unknown"
+        ),
+        pytest.param(
+            [("B", 1), ("A", 1), ("B", 2)], {}, "unknown SKU or no price yet: A, B", id="each-once"
+        ),
+        pytest.param(
+            [("TEA", 1)],
+            {"TEA": Money(amount=1250, currency="USD")},
+            "not priced in EUR: TEA",
+            id="currency",
+        ),
+        pytest.param(
+            [("GOLD", 10_000)],
+            {"GOLD": Money(amount=MAX_MINOR_UNITS, currency="EUR")},
+            f"order total {10_000 * MAX_MINOR_UNITS} exceeds {MAX_MINOR_UNITS} minor units",
+            id="too-large",
+        ),
     ],
 )
-def test_sweeps_come_every_tenth_of_the_deadline_within_bounds(
-    after: timedelta, interval: float
+def test_what_cannot_be_priced_is_refused_with_its_reason(
+    items: list[tuple[str, int]], prices: dict[str, Money], reason: str
 ) -> None:
-    assert domain.Deadline(after).sweep_interval == interval
+    with pytest.raises(domain.Unpriceable) as refused:
+        domain.place(command(*items), prices, DEADLINE)
+    assert str(refused.value) == reason
 
 
-@pytest.mark.parametrize("make", [placed, reserved], ids=["pending", "reserved"])
-def test_an_open_order_before_its_deadline_is_left_alone(make) -> None:
-    order = make()
-    assert domain.expire(order, DUE - timedelta(microseconds=1)) == (order, [])
+def test_only_a_higher_revision_replaces_a_known_price() -> None:
+    known = domain.KnownPrice("TEA", Money(amount=1250, currency="EUR"), revision=3, priced_at=AT)
 
-
-@pytest.mark.parametrize(
-    ("make", "waiting"), [(placed, "stock"), (reserved, "payment")], ids=["pending", "reserved"]
-)
-def test_an_open_order_at_its_deadline_is_cancelled_deadline_exceeded(make, waiting: str) -> None:
-    order = make()
-    after, events = domain.expire(order, DUE)
-
-    assert after.status is domain.Status.CANCELLED
-    [cancelled] = events
-    assert isinstance(cancelled, OrderCancelled)
-    assert (cancelled.order_id, cancelled.reason) == (order.id, "deadline_exceeded")
-    assert cancelled.customer_id == "alice"
-    assert cancelled.cancelled_at == DUE
-    assert f"no {waiting} reply by the deadline" in cancelled.detail
-    assert after.history[-1].note.startswith("deadline_exceeded: ")
-
-
-def test_a_terminal_order_never_expires() -> None:
-    confirmed, _ = domain.confirm(reserved(), uuid.uuid4(), AT + timedelta(seconds=2))
-    cancelled, _ = domain.cancel(placed(), "out_of_stock", "none left", AT + timedelta(seconds=2))
-    for order in (confirmed, cancelled):
-        assert domain.expire(order, DUE + timedelta(hours=1)) == (order, [])
-
-
-def test_an_expired_order_is_cancelled_once() -> None:
-    once, _ = domain.expire(reserved(), DUE)
-    assert domain.expire(once, DUE + timedelta(seconds=5)) == (once, [])
-
-
-def test_a_capture_in_time_confirms() -> None:
-    payment_id = uuid.uuid4()
-    after, events = domain.confirm(reserved(), payment_id, DUE - timedelta(seconds=1))
-    assert after.status is domain.Status.CONFIRMED
-    assert [type(e) for e in events] == [OrderConfirmed]
-
-
-def test_a_capture_after_the_deadline_cancelled_the_order_never_confirms_it() -> None:
-    expired, _ = domain.expire(reserved(), DUE)
-    payment_id = uuid.uuid4()
-
-    after, events = domain.confirm(expired, payment_id, DUE + timedelta(seconds=1))
-
-    assert events == []  # no order.confirmed: payments refunds on order.cancelled
-    assert after.status is domain.Status.CANCELLED
-    assert after.history[:-1] == expired.history
-    assert after.history[-1].status is domain.Status.CANCELLED
-    assert f"payment {payment_id} captured after cancellation" in after.history[-1].note
-
-
-def test_a_repeated_capture_of_a_confirmed_order_changes_nothing() -> None:
-    payment_id = uuid.uuid4()
-    confirmed, _ = domain.confirm(reserved(), payment_id, AT + timedelta(seconds=2))
-    assert domain.confirm(confirmed, payment_id, AT + timedelta(seconds=3)) == (confirmed, [])
+    assert domain.is_newer(None, 1)
+    assert domain.is_newer(known, 4)
+    assert not domain.is_newer(known, 3)  # the same announcement again (a restart)
+    assert not domain.is_newer(known, 2)  # a late one: it must not roll the price back

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from payments import domain
 from shop_contracts.examples import example
 from shop_contracts.money import Money
@@ -80,6 +82,26 @@ def test_a_decline_reason_always_fits_the_contract() -> None:
     assert long_event.reason == long.reason
 
 
+@pytest.mark.parametrize("amount", [0], ids=["zero"])
+def test_nothing_to_capture_is_refused_before_the_provider(amount: int) -> None:
+    charge = domain.Charge(uuid.uuid4(), "alice", Money(amount=amount, currency="EUR"))
+
+    refused = domain.refusal(charge)
+
+    assert isinstance(refused, domain.Refused)
+    assert refused.reason.startswith("invalid_amount: ")
+    payment, [event] = domain.settle(charge, refused, AT)
+    assert payment.status is domain.Status.DECLINED
+    assert isinstance(event, PaymentDeclined)
+    assert event.reason.startswith(domain.INVALID_AMOUNT)
+
+
+@pytest.mark.parametrize("amount", [1, 100_000])
+def test_a_positive_amount_goes_to_the_provider(amount: int) -> None:
+    charge = domain.Charge(uuid.uuid4(), "alice", Money(amount=amount, currency="EUR"))
+    assert domain.refusal(charge) is None
+
+
 def captured() -> domain.Payment:
     payment, _ = domain.settle(domain.charge_for(reserved()), domain.Approved(uuid.uuid4()), AT)
     return payment
@@ -126,7 +148,9 @@ def test_nothing_is_refunded_for_a_declined_payment() -> None:
 
 def test_a_charge_for_an_order_cancelled_first_is_declined_order_cancelled() -> None:
     charge = domain.charge_for(reserved())
-    payment, events = domain.settle(charge, domain.CANCELLED_FIRST, AT)
+    refused = domain.refusal(charge, cancelled=True)
+    assert refused == domain.CANCELLED_FIRST
+    payment, events = domain.settle(charge, refused, AT)
     assert (payment.status, payment.reason, payment.payment_id) == (
         domain.Status.DECLINED,
         "order_cancelled",

@@ -1,8 +1,10 @@
-"""The rules of stock: hold an order's lines all or nothing, give them back once. Pure: no I/O.
+"""The rules of stock and the catalogue: hold an order's lines all or nothing, give them back
+once, and price each SKU. Pure: no I/O.
 
 State in, decision out: ``reserve`` and ``release`` take what happened and the current levels of
 the SKUs involved, and return the levels to write, the reservation to record and the events to
-publish. Stock never goes below zero. Nothing here reads a database, a queue or the clock.
+publish; ``reprice`` and ``announce`` say what a price change (or a start-up) publishes. Stock
+never goes below zero. Nothing here reads a database, a queue or the clock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from shop_contracts.money import Money
 from shop_contracts.orders import OrderPlaced
+from shop_contracts.products import ProductPriced
 from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 from warren.contracts.event import Event
 
@@ -52,11 +56,31 @@ class Reservation:
 
 @dataclass(frozen=True)
 class StockLevel:
-    """A SKU as the API shows it: units on the shelf and units held by reservations."""
+    """A SKU as the API shows it: units on the shelf, units held by reservations, its price."""
 
     sku: str
     available: int
     reserved: int
+    price: Money | None = None
+
+
+@dataclass(frozen=True)
+class Price:
+    """What one unit of ``sku`` sells for; ``revision`` counts its changes (1 = first price)."""
+
+    sku: str
+    price: Money
+    revision: int
+    priced_at: datetime
+
+
+@dataclass(frozen=True)
+class SetPrice:
+    """The command behind a price in ``PUT /stock/{sku}`` (or in the seeded catalogue)."""
+
+    sku: str
+    price: Money
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,26 @@ def set_level(command: SetLevel) -> dict[str, int]:
     if not 0 <= command.available <= MAX_LEVEL:
         raise ValueError(f"stock of {command.sku} must be 0..{MAX_LEVEL}, not {command.available}")
     return {command.sku: command.available}
+
+
+def reprice(current: Price | None, command: SetPrice) -> tuple[Price | None, list[Event]]:
+    """The price to write and its ``product.priced`` announcement; nothing if it is unchanged.
+
+    Each change takes the next revision, so consumers can tell a newer price from a late one.
+    """
+    if current is not None and current.price == command.price:
+        return current, []
+    revision = 1 if current is None else current.revision + 1
+    priced = Price(command.sku, command.price, revision, command.at)
+    return priced, announce([priced])
+
+
+def announce(prices: Iterable[Price]) -> list[Event]:
+    """``product.priced`` for each of ``prices`` as it stands (its revision unchanged)."""
+    return [
+        ProductPriced(sku=p.sku, price=p.price, revision=p.revision, priced_at=p.priced_at)
+        for p in prices
+    ]
 
 
 def _shortage(sku: str, requested: int, available: int) -> Shortage:

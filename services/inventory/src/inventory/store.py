@@ -1,4 +1,4 @@
-"""The inventory store: stock levels and reservations in the service's own PostgreSQL database.
+"""The inventory store: stock levels, reservations and prices in the service's own database.
 
 One class, SQL inline, methods named by intent. It persists what the domain decided and locks what
 a decision reads; it decides nothing and publishes nothing.
@@ -12,15 +12,18 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from inventory.domain import Reservation, Status, StockLevel
+from inventory.domain import Price, Reservation, Status, StockLevel
+from shop_contracts.money import Money
 from shop_contracts.stock import StockLine
 from warren.db import Connection
 
 # ``reserved`` sums the lines of held reservations naming the SKU; ``@>`` lets the partial GIN
 # index find those reservations instead of scanning every held one.
 _LEVELS = """
-SELECT s.sku, s.available, COALESCE(held.units, 0) AS reserved
+SELECT s.sku, s.available, COALESCE(held.units, 0) AS reserved,
+       p.amount AS price_amount, p.currency AS price_currency
 FROM stock AS s
+LEFT JOIN prices AS p ON p.sku = s.sku
 LEFT JOIN LATERAL (
     SELECT sum((line ->> 'quantity')::int) AS units
     FROM reservations AS r, jsonb_array_elements(r.lines) AS line
@@ -80,12 +83,60 @@ class StockStore:
     async def get_level(self, sku: str) -> StockLevel | None:
         """One SKU with its available and reserved units, or None if it is not stocked."""
         row = await self.conn.fetchrow(_LEVELS + "WHERE s.sku = $1", sku)
-        return None if row is None else StockLevel(row["sku"], row["available"], row["reserved"])
+        return None if row is None else _level(row)
 
     async def list_levels(self, *, limit: int) -> list[StockLevel]:
         """Stocked SKUs in SKU order, with their available and reserved units."""
         rows = await self.conn.fetch(_LEVELS + "ORDER BY s.sku LIMIT $1", limit)
-        return [StockLevel(row["sku"], row["available"], row["reserved"]) for row in rows]
+        return [_level(row) for row in rows]
+
+    async def price_for_update(self, sku: str) -> Price | None:
+        """The SKU's price, row-locked until the transaction ends; None if it has none yet."""
+        row = await self.conn.fetchrow("SELECT * FROM prices WHERE sku = $1 FOR UPDATE", sku)
+        return None if row is None else _price(row)
+
+    async def save_price(self, before: Price | None, after: Price | None) -> None:
+        """Persist the move from ``before`` to ``after``; nothing if unchanged."""
+        if after is None or after == before:
+            return
+        await self.conn.execute(
+            """
+            INSERT INTO prices (sku, amount, currency, revision, priced_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (sku) DO UPDATE SET amount = EXCLUDED.amount,
+                currency = EXCLUDED.currency, revision = EXCLUDED.revision,
+                priced_at = EXCLUDED.priced_at
+            """,
+            after.sku,
+            after.price.amount,
+            after.price.currency,
+            after.revision,
+            after.priced_at,
+        )
+
+    async def add_missing_prices(self, prices: Iterable[Price]) -> list[str]:
+        """Price the SKUs that have no price yet, leave the others; return those added."""
+        prices = list(prices)
+        rows = await self.conn.fetch(
+            """
+            INSERT INTO prices (sku, amount, currency, revision, priced_at)
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
+                                 $5::timestamptz[])
+            ON CONFLICT (sku) DO NOTHING
+            RETURNING sku
+            """,
+            [p.sku for p in prices],
+            [p.price.amount for p in prices],
+            [p.price.currency for p in prices],
+            [p.revision for p in prices],
+            [p.priced_at for p in prices],
+        )
+        return sorted(row["sku"] for row in rows)
+
+    async def list_prices(self) -> list[Price]:
+        """Every SKU's current price, in SKU order."""
+        rows = await self.conn.fetch("SELECT * FROM prices ORDER BY sku")
+        return [_price(row) for row in rows]
 
     async def get_reservation(self, order_id: UUID) -> Reservation | None:
         """What inventory answered for this order, or None if it has not seen it."""
@@ -139,6 +190,24 @@ class StockStore:
 
 def _lines_json(lines: Iterable[StockLine]) -> str:
     return orjson.dumps([line.model_dump() for line in lines]).decode()
+
+
+def _level(row: asyncpg.Record) -> StockLevel:
+    price = (
+        None
+        if row["price_amount"] is None
+        else Money(amount=row["price_amount"], currency=row["price_currency"])
+    )
+    return StockLevel(row["sku"], row["available"], row["reserved"], price)
+
+
+def _price(row: asyncpg.Record) -> Price:
+    return Price(
+        sku=row["sku"],
+        price=Money(amount=row["amount"], currency=row["currency"]),
+        revision=row["revision"],
+        priced_at=row["priced_at"],
+    )
 
 
 def _reservation(row: asyncpg.Record) -> Reservation:

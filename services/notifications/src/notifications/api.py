@@ -1,7 +1,7 @@
 """The notifications HTTP API: list the messages sent. HTTP <-> domain; no SQL, no AMQP.
 
 Notifications are only ever sent by the saga's terminal events, never over HTTP, so this router
-only reads.
+only reads, and a customer only their own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
 from notifications import domain
@@ -19,6 +19,7 @@ from shop_contracts.money import NO_CONTROL_CHARACTERS
 from warren import runtime
 
 Store = Annotated[NotificationStore, Depends(runtime.store)]
+Reading = Annotated[runtime.Principal, runtime.Scopes("notifications:read")]
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -39,12 +40,32 @@ class NotificationView(BaseModel):
 @router.get("", response_model=list[NotificationView])
 async def list_notifications(
     store: Store,
+    caller: Reading,
     order_id: uuid.UUID | None = None,
-    customer_id: Annotated[str | None, Query(max_length=128, pattern=NO_CONTROL_CHARACTERS)] = None,
+    customer_id: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            pattern=NO_CONTROL_CHARACTERS,
+            description=f"another customer's notifications (needs {runtime.ADMIN_SCOPE})",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[NotificationView]:
-    """Newest first, optionally about one order and/or for one customer."""
-    sent = await store.list(order_id=order_id, customer_id=customer_id, limit=limit)
+    """The caller's notifications, newest first, optionally about one order.
+
+    An operator (``warren:admin``) sees every customer's, or one's with ``customer_id``.
+    """
+    if caller.is_admin:
+        customer = customer_id
+    elif customer_id in (None, caller.subject):
+        customer = caller.subject
+    else:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"reading another customer's notifications needs {runtime.ADMIN_SCOPE}",
+        )
+    sent = await store.list(order_id=order_id, customer_id=customer, limit=limit)
     return [_view(notification) for notification in sent]
 
 

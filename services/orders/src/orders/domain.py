@@ -1,19 +1,22 @@
-"""The rules of an order: placing it, and how each saga reply moves it on. Pure: no I/O.
+"""The rules of an order: pricing and placing it, and how each saga reply moves it on. Pure.
 
 State in, decision out: every function takes an ``Order`` (and what happened) and returns the new
 ``Order`` with the events to publish. An order ends in exactly one terminal state; a reply that
-arrives after that changes nothing but the history. An order gets its deadline when it is placed;
-one still open at its deadline is cancelled (``deadline_exceeded``), so no order waits forever.
+arrives after that changes nothing but the history. Prices are the catalogue's, never the
+customer's: ``place`` prices each line from the prices inventory announced, and refuses what it
+cannot price. An order gets its deadline when it is placed; one still open at its deadline is
+cancelled (``deadline_exceeded``), so no order waits forever.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
-from shop_contracts.money import Money
+from shop_contracts.money import MAX_MINOR_UNITS, Money
 from shop_contracts.orders import (
     CancellationReason,
     OrderCancelled,
@@ -68,12 +71,20 @@ class Order:
 
 
 @dataclass(frozen=True)
+class Item:
+    """What a customer asks for: ``quantity`` units of ``sku`` (the price is not theirs to say)."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
 class PlaceOrder:
     """The command behind ``POST /orders``."""
 
     order_id: UUID
     customer_id: str
-    lines: tuple[OrderLine, ...]
+    items: tuple[Item, ...]
     currency: str
     at: datetime
     trace_id: str | None = None
@@ -95,15 +106,61 @@ class Deadline:
         return min(30.0, max(0.5, self.after.total_seconds() / 10))
 
 
+@dataclass(frozen=True)
+class KnownPrice:
+    """A SKU's price as inventory last announced it; ``revision`` orders the announcements."""
+
+    sku: str
+    price: Money
+    revision: int
+    priced_at: datetime
+
+
+class Unpriceable(ValueError):
+    """The order cannot be priced: a SKU without a known price, another currency, too large."""
+
+
 Decision = tuple[Order, list[Event]]
 
 
-def place(command: PlaceOrder, deadline: Deadline) -> Decision:
-    """A new pending order, due by ``deadline``, and the ``order.placed`` that starts the saga."""
+def is_newer(known: KnownPrice | None, revision: int) -> bool:
+    """Whether an announcement of ``revision`` supersedes the ``known`` price (newest wins)."""
+    return known is None or revision > known.revision
+
+
+def price_lines(
+    items: tuple[Item, ...], prices: Mapping[str, Money], currency: str
+) -> tuple[OrderLine, ...]:
+    """Each item at its catalogue unit price; ``Unpriceable`` if any cannot be priced.
+
+    Every line must be priced in ``currency`` (the order's), and the total must fit an event.
+    """
+    unknown = sorted({item.sku for item in items if item.sku not in prices})
+    if unknown:
+        raise Unpriceable(f"unknown SKU or no price yet: {', '.join(unknown)}")
+    foreign = sorted({item.sku for item in items if prices[item.sku].currency != currency})
+    if foreign:
+        raise Unpriceable(f"not priced in {currency}: {', '.join(foreign)}")
+    lines = tuple(
+        OrderLine(sku=item.sku, quantity=item.quantity, unit_price=prices[item.sku].amount)
+        for item in items
+    )
+    total = sum(line.quantity * line.unit_price for line in lines)
+    if total > MAX_MINOR_UNITS:
+        raise Unpriceable(f"order total {total} exceeds {MAX_MINOR_UNITS} minor units")
+    return lines
+
+
+def place(command: PlaceOrder, prices: Mapping[str, Money], deadline: Deadline) -> Decision:
+    """A new pending order, priced from ``prices`` and due by ``deadline``, and the
+    ``order.placed`` that starts the saga.
+
+    Raises ``Unpriceable`` when a line cannot be priced: no order exists then.
+    """
     order = Order(
         id=command.order_id,
         customer_id=command.customer_id,
-        lines=command.lines,
+        lines=price_lines(command.items, prices, command.currency),
         currency=command.currency,
         status=Status.PENDING,
         history=(Step(command.at, Status.PENDING, "order placed"),),

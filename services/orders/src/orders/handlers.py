@@ -1,4 +1,5 @@
-"""How the orders service reacts to the saga's replies: one function per event, then the table.
+"""How the orders service reacts to the saga's replies and to the catalogue's prices: one function
+per event, then the tables.
 
 Load, decide, save, return the events to publish. No transaction, AMQP or tracing code here: the
 runtime runs each handler as a unit of work (inbox + state + outbox, one commit).
@@ -13,7 +14,8 @@ from uuid import UUID
 from orders import domain
 from orders.store import OrderStore
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
-from shop_contracts.stock import StockRejected, StockReleased, StockReserved
+from shop_contracts.products import ProductPriced
+from shop_contracts.stock import StockRejected, StockReserved
 from warren.contracts.event import Event
 from warren.messaging import PermanentError
 from warren.runtime import Step
@@ -50,11 +52,14 @@ async def cancel_declined(event: PaymentDeclined, store: OrderStore) -> list[Eve
     )
 
 
-async def note_release(event: StockReleased, store: OrderStore) -> list[Event]:
-    """The reservation of a cancelled order went back on the shelf (history only)."""
-    return await _decide(
-        store, event.order_id, lambda o: domain.note(o, event.released_at, "stock released")
-    )
+async def record_price(event: ProductPriced, store: OrderStore) -> list[Event]:
+    """Inventory priced a SKU: keep the price for the next orders, unless a newer one is known."""
+    known = await store.price_for_update(event.sku)
+    if domain.is_newer(known, event.revision):
+        await store.save_price(
+            domain.KnownPrice(event.sku, event.price, event.revision, event.priced_at)
+        )
+    return []
 
 
 async def note_refund(event: PaymentRefunded, store: OrderStore) -> list[Event]:
@@ -84,6 +89,10 @@ HANDLERS: dict[type[Event], Step[OrderStore]] = {
     StockRejected: cancel_out_of_stock,
     PaymentCaptured: confirm_order,
     PaymentDeclined: cancel_declined,
-    StockReleased: note_release,
     PaymentRefunded: note_refund,
 }
+
+PRICE_HANDLERS: dict[type[Event], Step[OrderStore]] = {
+    ProductPriced: record_price,
+}
+"""On a queue of its own: a backlog of saga replies never delays a price, nor the reverse."""

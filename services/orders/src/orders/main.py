@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from orders import api, deadline, domain
-from orders.handlers import HANDLERS
+from orders.handlers import HANDLERS, PRICE_HANDLERS
 from orders.store import OrderStore
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
 from warren.db import migrations_in
@@ -40,7 +40,7 @@ def build(settings: Settings | None = None) -> Service[OrderStore]:
         store=OrderStore,
         publishes=[OrderPlaced, OrderConfirmed, OrderCancelled],
         migrations=migrations_in(MIGRATIONS),
-        subscriptions=[Subscription("saga", HANDLERS)],
+        subscriptions=[Subscription("saga", HANDLERS), Subscription("prices", PRICE_HANDLERS)],
         router=api.router,
         dependencies=[due],
         background=[deadline.sweeping(due)],

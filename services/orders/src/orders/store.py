@@ -1,4 +1,4 @@
-"""The orders store: orders and their history in the service's own PostgreSQL database.
+"""The orders store: orders, their history and the known prices in the service's own database.
 
 One class, SQL inline, methods named by intent. It persists what the domain decided; it decides
 nothing and publishes nothing.
@@ -6,13 +6,16 @@ nothing and publishes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
 
-from orders.domain import Order, Status, Step
+from orders.domain import KnownPrice, Order, Status, Step
+from shop_contracts.money import Money
 from shop_contracts.orders import OrderLine
 from warren.db import Connection
 
@@ -51,6 +54,13 @@ LEFT JOIN LATERAL (
 ) AS h ON true
 WHERE o.id = $1
 """
+_CLAIM = """
+INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (customer_id, key) DO NOTHING
+RETURNING order_id, fingerprint
+"""
+# A separate statement: under READ COMMITTED it sees the row of a concurrent claim that won.
+_HELD = "SELECT order_id, fingerprint FROM idempotency_keys WHERE customer_id = $1 AND key = $2"
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
 # Open orders past their deadline, oldest first. SKIP LOCKED: an order a saga reply (or another
 # replica's sweep) holds is left to it; the next sweep sees it again if it is still open.
@@ -62,6 +72,14 @@ LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
 _HISTORY = "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq"
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """Who holds an idempotency key: the order it placed and its request's fingerprint."""
+
+    order_id: UUID
+    fingerprint: bytes
 
 
 class OrderStore:
@@ -85,6 +103,17 @@ class OrderStore:
             order.deadline_at,
         )
         return bool(inserted)
+
+    async def claim_key(
+        self, customer_id: str, key: str, fingerprint: bytes, order_id: UUID
+    ) -> HeldKey:
+        """Claim ``key`` for ``order_id``; the existing holder if the customer used it before."""
+        row = await self.conn.fetchrow(_CLAIM, customer_id, key, fingerprint, order_id)
+        if row is None:  # waited for a concurrent claim to commit, or an old one
+            row = await self.conn.fetchrow(_HELD, customer_id, key)
+        if row is None:
+            raise RuntimeError(f"idempotency key {key!r} neither claimed nor held")
+        return HeldKey(row["order_id"], bytes(row["fingerprint"]))
 
     async def get(self, order_id: UUID) -> Order | None:
         """The order with its history, or None."""
@@ -159,6 +188,48 @@ class OrderStore:
             limit,
         )
         return [_order(row, history=()) for row in rows]
+
+    async def prices_of(self, skus: Iterable[str]) -> dict[str, Money]:
+        """The known unit price of each of ``skus`` that has one."""
+        rows = await self.conn.fetch(
+            "SELECT sku, amount, currency FROM prices WHERE sku = ANY($1::text[])",
+            sorted(set(skus)),
+        )
+        return {row["sku"]: Money(amount=row["amount"], currency=row["currency"]) for row in rows}
+
+    async def price_for_update(self, sku: str) -> KnownPrice | None:
+        """The SKU's known price, row-locked until the transaction ends; None if unknown."""
+        row = await self.conn.fetchrow("SELECT * FROM prices WHERE sku = $1 FOR UPDATE", sku)
+        if row is None:
+            return None
+        return KnownPrice(
+            sku=row["sku"],
+            price=Money(amount=row["amount"], currency=row["currency"]),
+            revision=row["revision"],
+            priced_at=row["priced_at"],
+        )
+
+    async def save_price(self, price: KnownPrice) -> None:
+        """Keep ``price`` for its SKU unless a newer revision is already known.
+
+        The guard matters when two announcements of a SKU never seen before race: neither had a
+        row to lock, and the older one must not overwrite the newer.
+        """
+        await self.conn.execute(
+            """
+            INSERT INTO prices (sku, amount, currency, revision, priced_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (sku) DO UPDATE SET amount = EXCLUDED.amount,
+                currency = EXCLUDED.currency, revision = EXCLUDED.revision,
+                priced_at = EXCLUDED.priced_at, updated_at = now()
+            WHERE prices.revision < EXCLUDED.revision
+            """,
+            price.sku,
+            price.price.amount,
+            price.price.currency,
+            price.revision,
+            price.priced_at,
+        )
 
     async def count_by_status(self) -> dict[str, int]:
         """How many orders are in each status."""

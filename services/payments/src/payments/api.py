@@ -1,7 +1,7 @@
 """The payments HTTP API: read the payment of an order. HTTP <-> domain; no SQL, no AMQP.
 
 Payments are only ever made by the saga (``stock.reserved`` -> provider -> ``payment.*``), never
-over HTTP, so this router only reads.
+over HTTP, so this router only reads, and a customer only their own (another's is a 404).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from payments.store import PaymentStore
 from warren import runtime
 
 Store = Annotated[PaymentStore, Depends(runtime.store)]
+Reading = Annotated[runtime.Principal, runtime.Scopes("payments:read")]
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 
@@ -37,10 +38,10 @@ class PaymentView(BaseModel):
 
 
 @router.get("/{order_id}", response_model=PaymentView, responses=runtime.NOT_FOUND)
-async def get_payment(order_id: uuid.UUID, store: Store) -> PaymentView:
-    """The payment of ``order_id`` (captured, declined or refunded); 404 while it has none."""
+async def get_payment(order_id: uuid.UUID, store: Store, caller: Reading) -> PaymentView:
+    """The payment of ``order_id`` (captured, declined or refunded); 404 if none (or another's)."""
     payment = await store.get(order_id)
-    if payment is None:
+    if payment is None or not caller.may_see(payment.customer_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no payment for order {order_id}")
     return PaymentView(
         order_id=payment.order_id,

@@ -1,12 +1,13 @@
 """The rules of a payment: what to charge for an order, what the provider's answer means, and
 when money must go back. Pure.
 
-State in, decision out: ``charge_for`` turns reserved stock into the charge to ask for; ``settle``
-turns the provider's answer into the payment to record and the event to publish; ``refund`` turns
-a captured payment of a cancelled order into its refund. Money is never kept for a cancelled
-order: an order cancelled before its charge is refused (``CANCELLED_FIRST``), one cancelled after
-is refunded. No I/O, no clock, no provider calls: the handler asks the provider and passes its
-answer in.
+State in, decision out: ``charge_for`` turns reserved stock into the charge to ask for; ``refusal``
+says when a charge must not reach the provider at all (nothing to take: a zero amount is never
+captured; the order was cancelled first); ``settle`` turns the answer into the payment to record
+and the event to publish; ``refund`` turns a captured payment of a cancelled order into its
+refund. Money is never kept for a cancelled order: cancelled before its charge, the charge is
+refused (``CANCELLED_FIRST``); cancelled after, it is refunded. No I/O, no clock, no provider
+calls: the handler asks the provider and passes its answer in.
 """
 
 from __future__ import annotations
@@ -79,6 +80,25 @@ def charge_for(reserved: StockReserved) -> Charge:
     return Charge(
         order_id=reserved.order_id, customer_id=reserved.customer_id, amount=reserved.amount
     )
+
+
+INVALID_AMOUNT = "invalid_amount"
+"""The reason a charge of nothing (or less) is declined without asking the provider."""
+
+
+def refusal(charge: Charge, *, cancelled: bool = False) -> Refused | None:
+    """Why ``charge`` is declined before the provider is asked, or None if it may be asked.
+
+    A payment captures money: an amount of zero (or less) is never captured, whatever produced
+    it, so the order is declined and cancelled by the saga rather than confirmed for free. Nor
+    is an order that was ``cancelled`` before its charge (its deadline passed first).
+    """
+    if cancelled:
+        return CANCELLED_FIRST
+    if charge.amount.amount <= 0:
+        amount = f"{charge.amount.amount} {charge.amount.currency}"
+        return Refused(f"{INVALID_AMOUNT}: {amount} is not an amount that can be captured")
+    return None
 
 
 def settle(charge: Charge, answer: Answer, at: datetime) -> tuple[Payment, list[Event]]:

@@ -33,10 +33,8 @@ async def capture_payment(
     if await store.get(event.order_id) is not None:
         return []  # already charged (a re-published stock.reserved): never take the money twice
     charge = domain.charge_for(event)
-    if await store.is_cancelled(event.order_id):
-        answer: domain.Answer = domain.CANCELLED_FIRST
-    else:
-        answer = await provider.charge(charge)
+    cancelled = await store.is_cancelled(event.order_id)
+    answer = domain.refusal(charge, cancelled=cancelled) or await provider.charge(charge)
     payment, events = domain.settle(charge, answer, datetime.now(UTC))
     if not await store.add(payment):
         return []  # a concurrent delivery for the same order recorded it first

@@ -7,12 +7,18 @@ The top layer: it may import everything in ``warren``; nothing imports it.
 from warren.cli import (  # noqa: F401
     _asyncapi,
     _check,
+    _dashboards,
     _dlq,
     _events,
     _kubernetes,
+    _monitoring,
     _publish,
     _run,
+    _scaffold,
+    _tail,
+    _token,
     _topology,
+    _unrouted,
 )
 from warren.cli._app import app, main
 

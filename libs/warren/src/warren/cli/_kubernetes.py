@@ -1,7 +1,8 @@
 """``warren topology k8s``: the suite's broker topology as Messaging Topology Operator resources.
 
 Owns the translation of RabbitMQ ``definitions.json`` (from ``warren.messaging.definitions``) into
-``rabbitmq.com/v1beta1`` custom resources — Vhost, User, Permission, Exchange, Queue, Binding,
+``rabbitmq.com/v1beta1`` custom resources — Vhost, User, Permission, TopicPermission, Exchange,
+Queue, Binding,
 Policy — so Kubernetes gets its vhost, users and queues from the same topology code as compose.
 It writes no secret: each User imports its credentials from a Secret the operator of the cluster
 creates (``<user>-amqp``: ``username``, ``password``).
@@ -76,6 +77,14 @@ def topology_resources(
         }
         key = ("permission", grant["user"], grant["vhost"])
         resources.append(_resource("Permission", key, namespace, reference, spec))
+    for topic in definitions.get("topic_permissions", []):
+        spec = {
+            "vhost": topic["vhost"],
+            "userReference": {"name": _name("user", topic["user"])},
+            "permissions": {key: topic[key] for key in ("exchange", "write", "read")},
+        }
+        topic_key = ("topic-permission", topic["user"], topic["vhost"], topic["exchange"])
+        resources.append(_resource("TopicPermission", topic_key, namespace, reference, spec))
     for policy in definitions.get("policies", []):
         spec = {
             "name": policy["name"],

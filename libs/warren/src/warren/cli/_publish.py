@@ -79,7 +79,11 @@ def publish(
         str | None, typer.Option(help="AMQP correlation id (default: the event's subject)")
     ] = None,
     source_service: Annotated[
-        str | None, typer.Option(help="publishing service (default: the event's producer)")
+        str | None,
+        typer.Option(
+            help="publishing service, its AMQP app_id (default: the event's producer); the "
+            "envelope source is always the producer's"
+        ),
     ] = None,
     amqp_url: AmqpUrl = DEFAULT_AMQP_URL,
 ) -> None:

@@ -61,6 +61,10 @@ async def _run(modules: list[str], timeout: float) -> int:
         await suite.stop()
         return 1
     _print_urls(suite)
+    console.print(
+        "Call the APIs with a token: "
+        "TOKEN=$(warren token --customer alice --scope orders:write --scope orders:read)"
+    )
     exits = [asyncio.create_task(s.process.wait()) for s in suite.services.values() if s.process]
     waiting = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiting, *exits], return_when=asyncio.FIRST_COMPLETED)
@@ -78,6 +82,7 @@ def _print_urls(suite: Suite) -> None:
     table.add_column("service")
     table.add_column("API")
     table.add_column("docs")
+    table.add_column("metrics")
     for service in suite.services.values():
-        table.add_row(service.name, service.url, f"{service.url}/docs")
+        table.add_row(service.name, service.url, f"{service.url}/docs", service.metrics_url)
     console.print(table)

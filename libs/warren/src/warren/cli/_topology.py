@@ -33,10 +33,16 @@ DEFAULT_AMQP = "amqp://guest:guest@localhost:5672/warren"
 
 
 def service_topologies() -> list[ServiceTopology]:
-    """Every service of the project with the work queues its code declares."""
+    """Every service of the project with the work queues its code declares and the events it
+    owns (the registry's events whose ``producer`` it is)."""
+    project = load_project()
     return [
-        ServiceTopology(service.name, tuple(Runtime(service).work_queues()))
-        for service in load_project().build()
+        ServiceTopology(
+            service.name,
+            tuple(Runtime(service).work_queues()),
+            tuple(e for e in project.registry if e.producer == service.name),
+        )
+        for service in project.build()
     ]
 
 

@@ -22,7 +22,7 @@ from warren.db._url import database_name, with_database
 
 _log = logging.getLogger(__name__)
 
-_PLATFORM_MIGRATIONS = (_outbox.MIGRATION, _inbox.MIGRATION)
+_PLATFORM_MIGRATIONS = (_outbox.MIGRATION, _inbox.MIGRATION, _outbox.BACKOFF_MIGRATION)
 _MAINTENANCE_DATABASE = "postgres"
 _READY_TIMEOUT = 1.0  # seconds; below Kubernetes' default probe timeout
 

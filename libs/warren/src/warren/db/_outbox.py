@@ -2,8 +2,10 @@
 
 Owns the ``warren_outbox`` table and every query on it: append (with a NOTIFY that fires on
 commit), claim (the earliest unsent row per aggregate, ``SKIP LOCKED`` so relays share the work
-without publishing a row twice or out of order), mark sent, lag and retention. It never talks to a
-broker and never interprets a message: headers and properties are opaque JSON for the publisher.
+without publishing a row twice or out of order), mark sent, defer (a failed row's backoff, kept in
+the row so every relay honours it and it holds back only its own aggregate), lag and retention.
+It never talks to a broker and never interprets a message: headers and properties are opaque JSON
+for the publisher.
 """
 
 from __future__ import annotations
@@ -46,6 +48,19 @@ CREATE INDEX warren_outbox_sent_at ON warren_outbox USING brin (sent_at);
 """,
 )
 
+BACKOFF_MIGRATION = Migration(
+    name="warren.outbox.0002",
+    sql="""
+-- Backoff per aggregate: a row whose publish failed is not claimed again before
+-- next_attempt_at, and its aggregate's later rows wait behind it; other aggregates flow on.
+-- (Columns with constant defaults: no table rewrite.)
+ALTER TABLE warren_outbox
+    ADD COLUMN attempts        integer NOT NULL DEFAULT 0,
+    ADD COLUMN next_attempt_at timestamptz,
+    ADD COLUMN last_error      text;
+""",
+)
+
 # One round trip however many records: the arrays are unnested in order, so seq follows the
 # order of ``records``; the jsonb columns travel as text so no connection codec is assumed.
 _APPEND = """
@@ -65,9 +80,11 @@ SELECT pg_notify($8, count(*)::text) FROM appended
 
 # ``followed``: a later unsent row of the same aggregate waits behind this one (an index probe
 # on warren_outbox_unsent_aggregate), so the relay knows to claim again at once.
+# A head row in backoff (next_attempt_at in the future) is not claimed, and the NOT EXISTS keeps
+# every later row of its aggregate back too: the aggregate waits, in order, and no other does.
 _CLAIM = """
 SELECT o.seq, o.id, o.aggregate_id, o.exchange, o.routing_key, o.body,
-       o.headers::text AS headers, o.properties::text AS properties, o.created_at,
+       o.headers::text AS headers, o.properties::text AS properties, o.created_at, o.attempts,
        EXISTS (
            SELECT 1 FROM warren_outbox AS later
            WHERE later.aggregate_id = o.aggregate_id
@@ -76,6 +93,7 @@ SELECT o.seq, o.id, o.aggregate_id, o.exchange, o.routing_key, o.body,
        ) AS followed
 FROM warren_outbox AS o
 WHERE o.sent_at IS NULL
+  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
   AND NOT EXISTS (
       SELECT 1 FROM warren_outbox AS earlier
       WHERE earlier.aggregate_id = o.aggregate_id
@@ -85,6 +103,21 @@ WHERE o.sent_at IS NULL
 ORDER BY o.seq
 LIMIT $1
 FOR UPDATE OF o SKIP LOCKED
+"""
+
+# 2^attempts grows past any cap long before the exponent limit; least() keeps power() in range.
+_DEFER = """
+WITH deferred AS (
+    UPDATE warren_outbox AS o
+    SET attempts = o.attempts + 1,
+        next_attempt_at = now()
+            + make_interval(secs => least($3 * power(2, least(o.attempts, 30)), $4)),
+        last_error = left(f.error, 1000)
+    FROM unnest($1::uuid[], $2::text[]) AS f(id, error)
+    WHERE o.id = f.id AND o.sent_at IS NULL
+    RETURNING o.next_attempt_at
+)
+SELECT extract(epoch FROM min(next_attempt_at) - clock_timestamp())::float8 FROM deferred
 """
 
 
@@ -111,12 +144,13 @@ class OutboxRow(OutboxRecord):
     """An appended record as a relay claims it: with its place in the log and its write time.
 
     ``followed`` is True when a later unsent record of the same aggregate waits behind it: it
-    becomes claimable once this one is marked sent.
+    becomes claimable once this one is marked sent. ``attempts`` counts its failed publishes.
     """
 
     seq: int
     created_at: datetime
     followed: bool = False
+    attempts: int = 0
 
 
 async def append(conn: Connection, records: Sequence[OutboxRecord]) -> None:
@@ -143,8 +177,9 @@ async def append(conn: Connection, records: Sequence[OutboxRecord]) -> None:
 async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
     """Lock and return up to ``limit`` rows to publish, oldest first, until the transaction ends.
 
-    Only the earliest unsent row of each aggregate is eligible, and rows locked by another relay
-    are skipped, so concurrent relays never take the same row nor overtake within an aggregate.
+    Only the earliest unsent row of each aggregate is eligible, and only once its backoff (see
+    ``defer``) is over; rows locked by another relay are skipped, so concurrent relays never take
+    the same row nor overtake within an aggregate.
     Publish, ``mark_sent`` and commit in the same transaction; a rollback puts the rows back.
     """
     require_transaction(conn, "claim")
@@ -161,6 +196,7 @@ async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
             properties=orjson.loads(row["properties"]),
             created_at=row["created_at"],
             followed=row["followed"],
+            attempts=row["attempts"],
         )
         for row in rows
     ]
@@ -169,9 +205,36 @@ async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
 async def mark_sent(conn: Connection, ids: Sequence[UUID]) -> None:
     """Record that the messages ``ids`` were published (confirmed by the broker)."""
     await conn.execute(
-        "UPDATE warren_outbox SET sent_at = now() WHERE id = ANY($1::uuid[]) AND sent_at IS NULL",
+        "UPDATE warren_outbox SET sent_at = now(), next_attempt_at = NULL"
+        " WHERE id = ANY($1::uuid[]) AND sent_at IS NULL",
         list(ids),
     )
+
+
+async def defer(
+    conn: Connection,
+    failures: Sequence[tuple[UUID, str]],
+    *,
+    first_delay: float = 0.2,
+    max_delay: float = 30.0,
+) -> float | None:
+    """Put off the next attempt of rows whose publish failed; seconds until the first is due.
+
+    ``failures`` pairs a row id with the error, kept in ``last_error`` for an operator. A row's
+    delay doubles with each failure, from ``first_delay`` up to ``max_delay`` seconds. The backoff
+    lives in the row, so every relay honours it, and it holds back that row's aggregate only.
+    Returns None when no row was deferred.
+    """
+    if not failures:
+        return None
+    due = await conn.fetchval(
+        _DEFER,
+        [row_id for row_id, _ in failures],
+        [error for _, error in failures],
+        first_delay,
+        max_delay,
+    )
+    return None if due is None else max(float(due), 0.0)
 
 
 async def pending(conn: Connection) -> tuple[int, float]:

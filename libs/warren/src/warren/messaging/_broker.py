@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import structlog
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, ExchangeType
@@ -19,8 +20,10 @@ from aiormq.exceptions import (
     AMQPConnectionError,
     AMQPError,
     ChannelAccessRefused,
+    ChannelClosed,
     ChannelInvalidStateError,
     ChannelNotFoundEntity,
+    ChannelPreconditionFailed,
     DeliveryError,
 )
 from aiormq.exceptions import PublishError as Returned
@@ -30,28 +33,53 @@ from opentelemetry.trace import SpanKind
 from warren import telemetry
 from warren.contracts.event import Event
 from warren.messaging import _nodes as nodes
-from warren.messaging._errors import PublishError, TopologyError, UnroutableError
+from warren.messaging._errors import (
+    MessageTooLarge,
+    PublishError,
+    TopologyError,
+    UnroutableError,
+)
 from warren.messaging._message import OutgoingMessage, prepare
 from warren.messaging._metrics import PublishMeter
-from warren.messaging._topology import WorkQueue, declare, foreign_exchanges
+from warren.messaging._topology import (
+    WorkQueue,
+    declare,
+    declare_events_exchange,
+    events_arguments,
+    events_exchange,
+    foreign_exchanges,
+    unrouted_exchange,
+)
 from warren.telemetry import attributes as attr
+from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
 _CONNECTION_ERRORS = (AMQPConnectionError, ChannelInvalidStateError, ConnectionError)
+
+MAX_MESSAGE_BYTES = 256 * 1024
+"""The default bound on a message body, in step with ``max_message_size`` in rabbitmq.conf."""
 
 
 class Broker:
     """One service's connection to RabbitMQ.
 
     ``await broker.connect()`` then ``await broker.publish(event)``; every publish is persistent,
-    ``mandatory`` and confirmed. Concurrent publishes share one channel and pipeline their
+    ``mandatory`` and confirmed. A domain event no queue is bound for is not returned: the events
+    exchange's alternate exchange keeps it in ``<service>.unrouted``. ``mandatory`` still guards
+    the platform's own copies (retries, dead letters, replays), whose exchanges have none: for
+    them, as for an events exchange declared before alternate exchanges, a return raises
+    :class:`UnroutableError`. Concurrent publishes share one channel and pipeline their
     confirms, at most ``max_in_flight`` at a time. The connection recovers by itself after a
     broker restart or a dropped connection; a publish caught by the drop is retried once the
     channel is back (at-least-once: consumers deduplicate by message id). ``url`` may list several
     nodes of a cluster (``amqp://u:p@h1:5672,h2:5672/vhost``): each reconnect tries the next one.
     While no node is reachable a publish fails after ``unavailable_timeout`` seconds with
     :class:`PublishError` instead of hanging; the outbox keeps the message for later.
+
+    Every message carries the AMQP ``user_id`` of the connection's login, which RabbitMQ checks
+    (a mismatch is refused), so consumers know for sure which broker user published it. A body
+    over ``max_message_bytes`` is refused with :class:`MessageTooLarge` before it is sent.
     """
 
     def __init__(
@@ -62,9 +90,13 @@ class Broker:
         max_in_flight: int = 256,
         publish_timeout: float = 30.0,
         unavailable_timeout: float = 5.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.url = url
         self.service = service
+        self.max_message_bytes = max_message_bytes
+        self.user = unquote(urlsplit(url).username or "") or None
+        """The broker login (None when the URL names none, e.g. certificate authentication)."""
         self.publish_timeout = publish_timeout
         self.unavailable_timeout = unavailable_timeout
         self._window = asyncio.Semaphore(max_in_flight)
@@ -114,6 +146,19 @@ class Broker:
             await declare(channel, self.service, queues)
         finally:
             await channel.close()
+        channel = await self.channel()
+        try:
+            kept = await declare_events_exchange(channel, self.channel, self.service)
+        finally:
+            with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                await channel.close()  # already closed by the broker if the exchange differed
+        if not kept:
+            log.warning(
+                "events exchange has no alternate exchange: unroutable events will back off "
+                "in the outbox instead of being kept; add it by policy (docs/operations.md)",
+                exchange=events_exchange(self.service),
+                alternate_exchange=unrouted_exchange(self.service),
+            )
 
     async def _ensure_exchange(self, name: str) -> None:
         probe = await self.channel()
@@ -127,7 +172,12 @@ class Broker:
                 await probe.close()
         creator = await self.channel()
         try:
-            await creator.declare_exchange(name, ExchangeType.TOPIC, durable=True)
+            # As its owner will declare it, alternate exchange included: a different argument
+            # would make the owner's own declaration fail (PRECONDITION_FAILED).
+            owner = name.removesuffix(".events")
+            await creator.declare_exchange(
+                name, ExchangeType.TOPIC, durable=True, arguments=events_arguments(owner)
+            )
         except ChannelAccessRefused as refused:
             raise TopologyError(
                 f"exchange {name!r} does not exist and {self.service!r} may not create it: "
@@ -153,6 +203,7 @@ class Broker:
             event_id=event_id,
             headers=headers,
         )
+        self._check_size(message)
         if telemetry.tracing_installed():
             # The headers carry the current context (``prepare`` put it there): the span can take
             # it from the context itself rather than parse it back out of the headers.
@@ -161,18 +212,31 @@ class Broker:
             await self._send_counted(message, message.headers)
         return message.message_id
 
-    async def send(self, message: OutgoingMessage) -> None:
+    async def send(self, message: OutgoingMessage, *, bounded: bool = True) -> None:
         """Publish a prepared message, confirmed; raise :class:`PublishError` if not stored.
+
+        ``bounded=False`` is for the platform's own copies of a message the broker already
+        took (retries, dead letters, replays): they keep the body whatever its size.
 
         The PRODUCER span continues the trace context the message carries (the one ``prepare``
         recorded, possibly long ago in an outbox row), and the message leaves with the context
         of this span, so its consumer's span is this span's child. With no tracer provider
         installed there is no span to make: the message leaves with the context it carries.
         """
+        if bounded:
+            self._check_size(message)
         if telemetry.tracing_installed():
             await self._send_traced(message, telemetry.extract(message.headers))
         else:
             await self._send_counted(message, message.headers)
+
+    def _check_size(self, message: OutgoingMessage) -> None:
+        if len(message.body) > self.max_message_bytes:
+            self._meter.count_failure(message.exchange, message.type, "too_large")
+            raise MessageTooLarge(
+                f"message {message.message_id} ({message.type}) is {len(message.body)} bytes, "
+                f"over MAX_MESSAGE_BYTES={self.max_message_bytes}; it was not sent"
+            )
 
     async def _send_traced(self, message: OutgoingMessage, parent: Context | None) -> None:
         with self._tracer.start_as_current_span(
@@ -186,7 +250,7 @@ class Broker:
     async def _send_counted(self, message: OutgoingMessage, headers: dict[str, Any]) -> None:
         try:
             async with self._window:
-                await self._send_with_recovery(message, message.properties(headers))
+                await self._send_with_recovery(message, message.properties(headers, self.user))
         except PublishError as error:
             outcome = "unroutable" if isinstance(error, UnroutableError) else "failed"
             self._meter.count_failure(message.exchange, message.type, outcome)
@@ -229,6 +293,9 @@ class Broker:
                 ) from error
             except DeliveryError as error:
                 raise PublishError(f"broker refused message {message.message_id}") from error
+            except ChannelClosed as error:  # the broker closed the channel over this publish
+                self._underlay = None  # the robust channel reopens; the next publish waits for it
+                raise PublishError(_refusal(message, self.user, error)) from error
             except _CONNECTION_ERRORS as error:
                 now = asyncio.get_running_loop().time()
                 deadline = deadline or now + self.publish_timeout
@@ -269,6 +336,29 @@ class Broker:
         except (TimeoutError, *_CONNECTION_ERRORS):
             await asyncio.sleep(0.2)
 
+    async def measure_unrouted(self, timeout: float = 2.0) -> int | None:
+        """Refresh ``warren_unrouted_messages``: how many events ``<service>.unrouted`` keeps.
+
+        Called when ``/metrics`` is scraped (a passive declare on a short-lived channel: no
+        management API, no permission beyond the service's own names). When the broker does not
+        answer within ``timeout`` the gauge keeps its last value and None is returned.
+        """
+        queue = unrouted_exchange(self.service)
+        try:
+            async with asyncio.timeout(timeout):
+                channel = await self.channel()
+                try:
+                    declared = await channel.declare_queue(queue, passive=True)
+                finally:
+                    with contextlib.suppress(AMQPError, ChannelInvalidStateError):
+                        await channel.close()
+        except (AMQPError, TimeoutError, RuntimeError, *_CONNECTION_ERRORS) as error:
+            log.warning("unrouted events not counted", queue=queue, error=repr(error))
+            return None
+        depth = declared.declaration_result.message_count or 0
+        metrics.UNROUTED_MESSAGES.labels(service=self.service, queue=queue).set(depth)
+        return depth
+
     async def is_ready(self) -> bool:
         """True when the connection and the publishing channel are open."""
         return (
@@ -287,6 +377,24 @@ class Broker:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+
+def _refusal(message: OutgoingMessage, user: str | None, error: ChannelClosed) -> str:
+    """What the broker's refusal of ``message`` means, in words an operator can act on."""
+    where = f"{message.type} to {message.exchange!r} with routing key {message.routing_key!r}"
+    if isinstance(error, ChannelPreconditionFailed):
+        return (
+            f"broker refused {where}: PRECONDITION_FAILED ({error}); the AMQP user_id {user!r} "
+            "must be the connection's own login"
+            if "user_id" in str(error)
+            else f"broker refused {where}: PRECONDITION_FAILED ({error})"
+        )
+    if isinstance(error, ChannelAccessRefused):
+        return (
+            f"broker user {user!r} may not publish {where}: ACCESS_REFUSED ({error}); a service "
+            "writes only its own exchange, with the routing keys of the events it owns"
+        )
+    return f"broker closed the channel while publishing {where}: {error}"
 
 
 def _producer_attributes(message: OutgoingMessage) -> dict[str, str | int]:

@@ -29,12 +29,23 @@ from warren.contracts.envelope import CONTENT_TYPE, Envelope, EnvelopeError, dec
 from warren.contracts.event import Event
 from warren.contracts.violation import describe
 from warren.messaging._broker import Broker
+from warren.messaging._definitions import user_prefix
 from warren.messaging._delivery import Delivery
+from warren.messaging._edge import (
+    ATTEMPTS,
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_ROUTING_KEY,
+    ORIGINAL_USER,
+    Edge,
+    is_platform_header,
+)
 from warren.messaging._errors import (
     MalformedMessage,
+    MessageTooLarge,
     PermanentError,
     SchemaViolation,
     UnexpectedEventType,
+    UntrustedSource,
 )
 from warren.messaging._message import OutgoingMessage
 from warren.messaging._metrics import ConsumeMeter
@@ -44,7 +55,6 @@ from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
-ATTEMPTS = "x-attempts"
 MAX_ERROR_MESSAGE = 1000
 
 
@@ -61,12 +71,33 @@ class Consumer:
     task and no ``aio_pika.IncomingMessage``. The robust channel still reconnects and restores
     the queue and the prefetch; this consumer subscribes again after each reopen, and again
     once its queue is back after the broker cancelled the subscription.
+
+    Before any handler runs, every delivery passes the message edge (see ``Edge``): a message
+    larger than the broker's ``max_message_bytes`` is dead-lettered as ``MessageTooLarge``, one
+    that did not come the way its type's owner publishes it as ``UntrustedSource`` (counted in
+    ``warren_messages_untrusted_total`` and logged as a security event). ``verify_publisher``
+    also requires the broker-validated ``user_id`` to be the owner's broker user; by default it
+    is on whenever the broker login is not ``guest`` (per-service users, as in production).
     """
 
-    def __init__(self, broker: Broker, queue: WorkQueue, *, drain_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        queue: WorkQueue,
+        *,
+        drain_timeout: float = 30.0,
+        verify_publisher: bool | None = None,
+    ) -> None:
         self.broker = broker
         self.queue = queue
         self.drain_timeout = drain_timeout
+        login = broker.user or ""
+        if verify_publisher is None:
+            verify_publisher = login not in ("", "guest")
+        self.verify_publisher = verify_publisher
+        prefix = user_prefix(login, broker.service) if verify_publisher else None
+        self._edge = Edge(queue, users_prefix=prefix)
+        self._max_bytes = broker.max_message_bytes
         self._types = queue.event_types
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
@@ -223,7 +254,10 @@ class Consumer:
 
     async def _process(self, message: DeliveredMessage) -> None:
         properties = message.header.properties
-        attempt = _attempts(properties.headers) + 1
+        # Only the platform's own retry exchange may carry an attempt count; from a publisher a
+        # message is always a first attempt, whatever its headers say.
+        retried = self._edge.is_retried(message.exchange, message.routing_key)
+        attempt = _attempts(properties.headers) + 1 if retried else 1
         if not telemetry.tracing_installed():
             # No spans to make; a trace context the message carries still reaches the events
             # the handler publishes (and the logs), as it would through a no-op span.
@@ -246,7 +280,12 @@ class Consumer:
 
     async def _handle(self, message: DeliveredMessage, attempt: int, span: trace.Span) -> None:
         try:
-            event, delivery = self._decode(message, attempt)
+            event, delivery = self._admit(message, attempt)
+        except UntrustedSource as error:
+            self._report_untrusted(message, error)
+            meter = self._meters.get(message.header.properties.message_type or "") or self._other
+            await self._dead_letter(message, error, attempt, span, meter)
+            return
         except PermanentError as error:
             meter = self._meters.get(message.header.properties.message_type or "") or self._other
             await self._dead_letter(message, error, attempt, span, meter)
@@ -306,6 +345,44 @@ class Consumer:
         else:
             await self._retry(message, error, attempt, delay, span, meter)
 
+    def _admit(self, message: DeliveredMessage, attempt: int) -> tuple[Event, Delivery]:
+        """Size, then decoding, then the edge: what may reach a handler, or why it may not."""
+        size = len(message.body)
+        if size > self._max_bytes:
+            raise MessageTooLarge(f"{size} bytes, over the limit of {self._max_bytes} bytes")
+        event, delivery = self._decode(message, attempt)
+        properties = message.header.properties
+        self._edge.admit(
+            exchange=message.exchange or "",
+            routing_key=message.routing_key or "",
+            amqp_type=properties.message_type or "",
+            envelope_type=delivery.event_type,
+            source=delivery.source,
+            user_id=properties.user_id or "",
+            headers=delivery.headers,
+        )
+        return event, delivery
+
+    def _report_untrusted(self, message: DeliveredMessage, error: UntrustedSource) -> None:
+        properties = message.header.properties
+        claimed = properties.message_type or ""
+        metrics.MESSAGES_UNTRUSTED.labels(
+            self.queue.name, claimed if claimed in self._types else metrics.OTHER, error.reason
+        ).inc()
+        log.warning(
+            "untrusted message refused",
+            security=True,
+            queue=self.queue.name,
+            reason=error.reason,
+            mismatch=_truncate(str(error)),
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            event_type=claimed,
+            message_id=properties.message_id,
+            user_id=properties.user_id,
+            app_id=properties.app_id,
+        )
+
     def _decode(self, message: DeliveredMessage, attempt: int) -> tuple[Event, Delivery]:
         properties = message.header.properties
         content_type = (properties.content_type or CONTENT_TYPE).split(";", 1)[0].strip().lower()
@@ -353,7 +430,7 @@ class Consumer:
         meter: ConsumeMeter,
     ) -> None:
         error_type = type(error).__name__
-        headers = _carry_origin(message) | {
+        headers = self._carry_origin(message) | {
             ATTEMPTS: attempt,
             "x-last-error-type": error_type,
             "x-last-error-message": _truncate(str(error)),
@@ -365,7 +442,8 @@ class Consumer:
                 retry_exchange(self.queue.service),
                 self.queue.delay_queue(delay),
                 headers,
-            )
+            ),
+            bounded=False,  # the broker took it already; the copy keeps the body
         )
         await message.channel.basic_ack(_tag_of(message))
         meter.count_retry(error_type)
@@ -395,7 +473,7 @@ class Consumer:
         meter: ConsumeMeter,
     ) -> None:
         error_type = type(error).__name__
-        headers = _carry_origin(message) | {
+        headers = self._carry_origin(message) | {
             "x-error-type": error_type,
             "x-error-message": _truncate(str(error)) or error_type,
             ATTEMPTS: attempt,
@@ -409,7 +487,8 @@ class Consumer:
                 dead_letter_exchange(self.queue.service),
                 self.queue.dead_letter_queue,
                 headers,
-            )
+            ),
+            bounded=False,  # the broker took it already; the copy keeps the body
         )
         await message.channel.basic_ack(_tag_of(message))
         meter.count_dead_letter(error_type)
@@ -430,6 +509,31 @@ class Consumer:
             error_type=error_type,
             error=_truncate(str(error)),
         )
+
+    def _carry_origin(self, message: DeliveredMessage) -> dict[str, Any]:
+        """Headers of ``message`` plus where it first came from (kept across retry hops).
+
+        On a first arrival the origin is recorded from the delivery itself (exchange, routing
+        key, broker-validated user) and any platform header the publisher set is dropped: only
+        copies the platform made, back through its retry exchange, keep their record.
+        """
+        properties = message.header.properties
+        headers = dict(properties.headers or {})
+        headers.pop("x-death", None)  # the broker's own bookkeeping grows with every hop
+        # The copy is published from the CONSUMER span (the publish takes its context from these
+        # headers), so the trace reads: publish -> process (failed) -> publish retry -> process.
+        headers.pop("traceparent", None)
+        headers.pop("tracestate", None)
+        telemetry.inject(headers)
+        if self._edge.is_retried(message.exchange, message.routing_key):
+            headers.setdefault(ORIGINAL_EXCHANGE, message.exchange or "")
+            headers.setdefault(ORIGINAL_ROUTING_KEY, message.routing_key or "")
+            return headers
+        headers = {name: value for name, value in headers.items() if not is_platform_header(name)}
+        headers[ORIGINAL_EXCHANGE] = message.exchange or ""
+        headers[ORIGINAL_ROUTING_KEY] = message.routing_key or ""
+        headers[ORIGINAL_USER] = properties.user_id or ""
+        return headers
 
     def _consumer_attributes(self, message: DeliveredMessage, attempt: int) -> dict[str, str | int]:
         properties = message.header.properties
@@ -460,20 +564,6 @@ def _tag_of(message: DeliveredMessage) -> int:
 def _attempts(headers: dict[str, Any] | None) -> int:
     value = (headers or {}).get(ATTEMPTS, 0)
     return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _carry_origin(message: DeliveredMessage) -> dict[str, Any]:
-    """Headers of ``message`` plus where it first came from (kept across retry hops)."""
-    headers = dict(message.header.properties.headers or {})
-    headers.pop("x-death", None)  # the broker's own bookkeeping grows with every hop
-    # The copy is published from the CONSUMER span (the publish takes its context from these
-    # headers), so the trace reads: publish -> process (failed) -> publish retry -> process.
-    headers.pop("traceparent", None)
-    headers.pop("tracestate", None)
-    telemetry.inject(headers)
-    headers.setdefault("x-original-exchange", message.exchange or "")
-    headers.setdefault("x-original-routing-key", message.routing_key or "")
-    return headers
 
 
 def _truncate(text: str) -> str:

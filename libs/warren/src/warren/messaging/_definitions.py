@@ -2,8 +2,10 @@
 
 Owns what an administrator applies once per vhost: the vhost, one user per service with least
 privilege (configure and write only its own ``<service>.*`` names, read its own queues and the
-exchanges it binds to), and every exchange, queue and binding the services would declare. It holds
-no secret: passwords become RabbitMQ password hashes only when the caller passes them in.
+exchanges it binds to; on its ``<service>.events`` exchange, publish only the routing keys of the
+events it owns — RabbitMQ topic permissions), and every exchange, queue and binding the
+services would declare. It holds no secret: passwords become RabbitMQ password hashes only when
+the caller passes them in.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from warren.contracts.event import Event
 from warren.messaging._topology import (
     WorkQueue,
     dead_letter_exchange,
     delay_arguments,
+    events_arguments,
     events_exchange,
     foreign_exchanges,
     quorum_arguments,
     retry_exchange,
+    unrouted_arguments,
+    unrouted_exchange,
 )
 
 HASHING = "rabbit_password_hashing_sha256"
@@ -31,10 +37,12 @@ HASHING = "rabbit_password_hashing_sha256"
 
 @dataclass(frozen=True)
 class ServiceTopology:
-    """One service's part of the topology: its name and its work queues."""
+    """One service's part of the topology: its name, its work queues and the events it owns."""
 
     service: str
     queues: tuple[WorkQueue, ...] = ()
+    publishes: tuple[type[Event], ...] = ()
+    """The event types whose ``producer`` is this service: the routing keys it may publish."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,12 @@ def user_name(service: str, prefix: str = "warren-") -> str:
     return f"{prefix}{service}"
 
 
+def user_prefix(login: str, service: str, default: str = "warren-") -> str:
+    """The prefix of service users, read off a service's own login (``warren-`` of
+    ``warren-orders``); ``default`` when the login does not follow the scheme."""
+    return login[: -len(service)] if login.endswith(service) and login != service else default
+
+
 def permission(topology: ServiceTopology) -> Permission:
     """Least privilege for a service: its own names, plus reading the exchanges it binds to."""
     own = rf"^{re.escape(topology.service)}\..*"
@@ -59,6 +73,18 @@ def permission(topology: ServiceTopology) -> Permission:
         return Permission(configure=own, write=own, read=own)
     alternatives = "|".join([rf"{re.escape(topology.service)}\..*", *map(re.escape, foreign)])
     return Permission(configure=own, write=own, read=f"^({alternatives})$")
+
+
+def topic_permission(topology: ServiceTopology) -> dict[str, str]:
+    """What the service may publish on its events exchange: exactly its own event types.
+
+    RabbitMQ matches ``write`` against the routing key of every publish to the topic exchange
+    (and refuses others with ACCESS_REFUSED); ``read`` against binding keys, left open. A
+    service that owns no event may publish nothing there (no routing key is empty).
+    """
+    keys = sorted(event.type for event in topology.publishes)
+    write = f"^({'|'.join(map(re.escape, keys))})$" if keys else "^$"
+    return {"exchange": events_exchange(topology.service), "write": write, "read": ".*"}
 
 
 def password_hash(password: str, salt: bytes | None = None) -> str:
@@ -80,7 +106,7 @@ def definitions(
     user exists but cannot log in with a password until one is set at deploy time).
     """
     passwords = passwords or {}
-    users, grants, exchanges, queues, bindings = [], [], [], [], []
+    users, grants, topics, exchanges, queues, bindings = [], [], [], [], [], []
     for topology in services:
         name = user_name(topology.service, user_prefix)
         secret = passwords.get(topology.service)
@@ -94,7 +120,10 @@ def definitions(
         )
         grant = permission(topology)
         grants.append({"user": name, "vhost": vhost, **grant.__dict__})
+        topics.append({"user": name, "vhost": vhost, **topic_permission(topology)})
         exchanges.extend(_exchanges(vhost, topology.service))
+        queues.append(_unrouted_queue(vhost, topology.service))
+        bindings.append(_unrouted_binding(vhost, topology.service))
         for queue in topology.queues:
             queues.extend(_queues(vhost, queue))
             bindings.extend(_bindings(vhost, queue))
@@ -102,6 +131,7 @@ def definitions(
         "vhosts": [{"name": vhost}],
         "users": users,
         "permissions": grants,
+        "topic_permissions": topics,
         "policies": [],
         "exchanges": exchanges,
         "queues": queues,
@@ -110,10 +140,11 @@ def definitions(
 
 
 def _exchanges(vhost: str, service: str) -> list[dict[str, Any]]:
-    kinds = (
-        (events_exchange(service), "topic"),
-        (retry_exchange(service), "direct"),
-        (dead_letter_exchange(service), "direct"),
+    kinds: tuple[tuple[str, str, dict[str, Any]], ...] = (
+        (events_exchange(service), "topic", events_arguments(service)),
+        (retry_exchange(service), "direct", {}),
+        (dead_letter_exchange(service), "direct", {}),
+        (unrouted_exchange(service), "fanout", {}),
     )
     return [
         {
@@ -123,10 +154,33 @@ def _exchanges(vhost: str, service: str) -> list[dict[str, Any]]:
             "durable": True,
             "auto_delete": False,
             "internal": False,
-            "arguments": {},
+            "arguments": arguments,
         }
-        for name, kind in kinds
+        for name, kind, arguments in kinds
     ]
+
+
+def _unrouted_queue(vhost: str, service: str) -> dict[str, Any]:
+    """``<service>.unrouted``, where its events exchange's alternate exchange keeps events."""
+    return {
+        "name": unrouted_exchange(service),
+        "vhost": vhost,
+        "durable": True,
+        "auto_delete": False,
+        "arguments": unrouted_arguments(),
+    }
+
+
+def _unrouted_binding(vhost: str, service: str) -> dict[str, Any]:
+    name = unrouted_exchange(service)
+    return {
+        "source": name,
+        "vhost": vhost,
+        "destination": name,
+        "destination_type": "queue",
+        "routing_key": "",
+        "arguments": {},
+    }
 
 
 def _queues(vhost: str, queue: WorkQueue) -> list[dict[str, Any]]:

@@ -23,8 +23,26 @@ class SchemaViolation(PermanentError):
     """The envelope's ``data`` does not satisfy the event's contract."""
 
 
+class UntrustedSource(PermanentError):
+    """The message did not come the way its type's owner publishes it (exchange, routing key,
+    AMQP ``type``, CloudEvents ``source`` or broker-validated ``user_id`` do not match).
+
+    ``reason`` names what did not match (``exchange``, ``routing_key``, ``type``, ``source`` or
+    ``user``); the message says exactly how.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class PublishError(Exception):
     """A publish was not confirmed by the broker; the message may not have been stored."""
+
+
+class MessageTooLarge(PermanentError, PublishError):
+    """The body is larger than ``MAX_MESSAGE_BYTES``: refused before sending, dead-lettered when
+    received (retrying cannot make it smaller)."""
 
 
 class UnroutableError(PublishError):

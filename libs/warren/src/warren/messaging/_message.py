@@ -78,8 +78,12 @@ class OutgoingMessage:
             content_type=properties.content_type or CONTENT_TYPE,
         )
 
-    def properties(self, headers: dict[str, Any] | None = None) -> spec.Basic.Properties:
+    def properties(
+        self, headers: dict[str, Any] | None = None, user_id: str | None = None
+    ) -> spec.Basic.Properties:
         """The AMQP properties as the wire takes them (with ``headers`` instead, if given).
+
+        ``user_id`` is the publishing connection's login, which the broker validates.
 
         What ``Broker.send`` publishes with: building them directly costs a tenth of an
         ``aio_pika.Message``, which would build the same object again on every publish.
@@ -93,6 +97,7 @@ class OutgoingMessage:
             timestamp=self.timestamp,
             correlation_id=self.correlation_id,
             headers=self.headers if headers is None else headers,
+            user_id=user_id,
         )
 
 
@@ -111,6 +116,10 @@ def prepare(
 ) -> OutgoingMessage:
     """Wrap ``event`` in its envelope, addressed to its producer's exchange by its type.
 
+    The envelope's ``source`` is always the event's owner (``event.producer``), whose exchange
+    it goes to; ``app_id`` says which service sent it, and the broker-validated ``user_id``
+    proves it (a service that does not own the event is refused by the broker in production).
+
     The current trace context is recorded in the headers, so a message stored now and sent later
     (the outbox) continues the trace of the code that caused it.
     """
@@ -119,7 +128,7 @@ def prepare(
     return OutgoingMessage(
         exchange=events_exchange(event.producer),
         routing_key=event.type,
-        body=serialize(event, source=source_of(service), event_id=event_id, time=now),
+        body=serialize(event, source=source_of(event.producer), event_id=event_id, time=now),
         message_id=event_id,
         type=event.type,
         app_id=service,

@@ -20,7 +20,6 @@ import structlog
 
 from warren import db, telemetry
 from warren.messaging._broker import Broker
-from warren.messaging._errors import PublishError
 from warren.messaging._message import OutgoingMessage
 from warren.telemetry import metrics
 
@@ -73,14 +72,16 @@ def from_row(row: db.OutboxRecord) -> OutgoingMessage:
 class OutboxRelay:
     """Publishes outbox rows of one service database until stopped.
 
-    Each round claims up to ``batch_size`` rows (the earliest unsent per aggregate), publishes
-    them concurrently with pipelined confirms, marks the confirmed ones sent and commits. A row
-    whose publish fails stays unsent and blocks only its own aggregate; the relay backs off and
-    tries again, so an unroutable message is an error that is retried and reported, never a loss.
-    The next round starts at once only if this one may have left work behind (a full batch, or
-    a row with a later one of its aggregate waiting); otherwise the relay waits for a NOTIFY,
-    which every commit after this round's claim has sent, rather than claim nothing.
-    ``rounds`` counts the rounds run.
+    Each round claims up to ``batch_size`` rows (the earliest unsent per aggregate, not in
+    backoff), publishes them concurrently with pipelined confirms, marks the confirmed ones sent,
+    defers the failed ones and commits. A failed row stays unsent and backs off on its own — from
+    ``first_backoff`` doubling to ``max_backoff`` seconds, recorded in the row so every relay
+    agrees — holding back only its own aggregate's later rows; every other aggregate flows on.
+    So a message the broker refuses is an error that is retried and reported, never a loss, and
+    never a jam. The next round starts at once only if this one may have left work behind (a full
+    batch, or a sent row with a later one of its aggregate waiting); otherwise the relay waits for
+    a NOTIFY (which every commit after this round's claim has sent) or for its first deferred row
+    to fall due, rather than claim nothing. ``rounds`` counts the rounds run.
     """
 
     def __init__(
@@ -90,12 +91,14 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         idle_poll: float = 5.0,
+        first_backoff: float = 0.2,
         max_backoff: float = 30.0,
     ) -> None:
         self.database = database
         self.broker = broker
         self.batch_size = batch_size
         self.idle_poll = idle_poll
+        self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.published = 0
         self.failed = 0
@@ -122,31 +125,24 @@ class OutboxRelay:
             await self._relay_forever()
 
     async def _relay_forever(self) -> None:
-        backoff = 0.0
+        outage = 0.0  # backoff while the database itself fails: no row can be claimed then
         async with db.listen(self.database) as wakeups:
             while True:
                 wakeups.clear()
                 try:
-                    _, failed, more = await self._round()
-                except (
-                    OSError,
-                    PublishError,
-                    asyncpg.PostgresError,
-                    asyncpg.InterfaceError,
-                ) as error:
-                    failed, more = 1, True
+                    _, _, more, due_in = await self._round()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                     log.warning("outbox relay round failed", error=repr(error))
-                    if not isinstance(error, PublishError):
-                        await self._disconnect()  # a fresh connection next round
-                if failed:
-                    backoff = min(max(backoff * 2, 0.2), self.max_backoff)
-                    await asyncio.sleep(backoff)
+                    await self._disconnect()  # a fresh connection next round
+                    outage = min(max(outage * 2, self.first_backoff), self.max_backoff)
+                    await asyncio.sleep(outage)
                     continue
-                backoff = 0.0
+                outage = 0.0
                 if more:
                     continue  # rows wait behind the ones just sent: no NOTIFY will say so
+                timeout = self.idle_poll if due_in is None else min(due_in, self.idle_poll)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeups.wait(), self.idle_poll)
+                    await asyncio.wait_for(wakeups.wait(), timeout)
 
     async def relay_once(self) -> tuple[int, int]:
         """One round: claim, publish, mark sent, commit. Returns (sent, failed) counts.
@@ -154,30 +150,35 @@ class OutboxRelay:
         The relay has a connection of its own rather than one from the service's pool: behind a
         busy pool (handlers, HTTP requests) its lag would grow with the load it is meant to drain.
         """
-        sent, failed, _ = await self._round()
+        sent, failed, _, _ = await self._round()
         return sent, failed
 
-    async def _round(self) -> tuple[int, int, bool]:
-        """``relay_once``, and whether unsent rows may be claimable right after it."""
+    async def _round(self) -> tuple[int, int, bool, float | None]:
+        """``relay_once``; whether rows may be claimable right after it; when a deferred one is.
+
+        The last value is the seconds until the first row this round deferred falls due (None if
+        it deferred none), so the relay wakes for it without a poll.
+        """
         self.rounds += 1
         conn = await self._connection()
         async with conn.transaction():
             rows = await db.claim(conn, self.batch_size)
             if not rows:
-                return 0, 0, False
+                return 0, 0, False, None
             results = await asyncio.gather(
                 *(self.broker.send(from_row(row)) for row in rows), return_exceptions=True
             )
-            sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
-                    log.error("outbox publish failed", message_id=str(row.id), error=repr(result))
-            await db.mark_sent(conn, sent)
+            sent = [row for row, result in zip(rows, results, strict=True) if result is None]
+            failures = _failures(rows, results)
+            await db.mark_sent(conn, [row.id for row in sent])
+            due_in = await db.defer(
+                conn, failures, first_delay=self.first_backoff, max_delay=self.max_backoff
+            )
         _observe_lag(rows, results)
         self.published += len(sent)
-        self.failed += len(rows) - len(sent)
-        more = len(rows) == self.batch_size or any(row.followed for row in rows)
-        return len(sent), len(rows) - len(sent), more
+        self.failed += len(failures)
+        more = len(rows) == self.batch_size or any(row.followed for row in sent)
+        return len(sent), len(failures), more, due_in
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -207,6 +208,24 @@ class OutboxRelay:
         metrics.OUTBOX_PENDING.set(waiting)
         metrics.OUTBOX_OLDEST_PENDING.set(age)
         return waiting, age
+
+
+def _failures(
+    rows: list[db.OutboxRow], results: list[BaseException | None]
+) -> list[tuple[uuid.UUID, str]]:
+    """(row id, error) of each row whose publish failed, each logged once."""
+    failures = []
+    for row, result in zip(rows, results, strict=True):
+        if isinstance(result, BaseException):
+            log.error(
+                "outbox publish failed; its aggregate backs off",
+                message_id=str(row.id),
+                aggregate_id=row.aggregate_id,
+                attempts=row.attempts + 1,
+                error=repr(result),
+            )
+            failures.append((row.id, repr(result)))
+    return failures
 
 
 def _observe_lag(rows: list[db.OutboxRow], results: list[BaseException | None]) -> None:

@@ -1,7 +1,7 @@
 """Topology as code: the names and arguments of every exchange and queue, and their declaration.
 
-Owns naming (``<service>.events``, ``<service>.<purpose>``, ``<queue>.dlq``, delay queues) and
-idempotent declaration on a channel. It does not publish or consume.
+Owns naming (``<service>.events``, ``<service>.<purpose>``, ``<queue>.dlq``, delay queues,
+``<service>.unrouted``) and idempotent declaration on a channel. It does not publish or consume.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
+from aiormq.exceptions import ChannelPreconditionFailed
 
 from warren.contracts.event import Event
 
@@ -25,6 +26,42 @@ Handler = Callable[[Any, "Delivery"], Awaitable[object]]
 def events_exchange(service: str) -> str:
     """The topic exchange ``service`` publishes its events to."""
     return f"{service}.events"
+
+
+def unrouted_exchange(service: str) -> str:
+    """The fanout alternate exchange of ``service``'s events exchange, and its queue's name.
+
+    A domain event no queue is bound for yet goes there instead of back to the publisher, and
+    waits in the durable queue of the same name until an operator replays it (``warren
+    unrouted``). Publishing a new event type before its consumer exists is not an error.
+    """
+    return f"{service}.unrouted"
+
+
+UNROUTED_MAX_LENGTH = 100_000
+"""How many unrouted events a service's ``<service>.unrouted`` queue keeps at most.
+
+Past it the broker refuses (nacks) new ones rather than drop old ones: each stays in its outbox
+and its aggregate backs off, so nothing is lost — and the ``WarrenUnroutedEvents`` alert has
+fired long before."""
+
+UNROUTED_MAX_BYTES = 256 * 1024 * 1024
+"""The same bound in bytes of message bodies, whichever limit comes first."""
+
+
+def events_arguments(service: str) -> dict[str, Any]:
+    """Arguments of ``<service>.events``: its alternate exchange, ``<service>.unrouted``."""
+    return {"alternate-exchange": unrouted_exchange(service)}
+
+
+def unrouted_arguments() -> dict[str, Any]:
+    """Arguments of ``<service>.unrouted``: replicated, bounded, refusing rather than dropping."""
+    return {
+        "x-queue-type": "quorum",
+        "x-max-length": UNROUTED_MAX_LENGTH,
+        "x-max-length-bytes": UNROUTED_MAX_BYTES,
+        "x-overflow": "reject-publish",
+    }
 
 
 def retry_exchange(service: str) -> str:
@@ -73,6 +110,8 @@ class WorkQueue:
     delivery_limit: int = 20
 
     def __post_init__(self) -> None:
+        if self.name == unrouted_exchange(self.service):
+            raise ValueError(f"{self.name!r} is the service's unrouted queue: pick another purpose")
         if not 1 <= self.prefetch <= 65535:
             raise ValueError(f"prefetch must be within 1..65535, got {self.prefetch}")
         if not self.handlers:
@@ -133,10 +172,16 @@ async def declare(channel: AbstractChannel, service: str, queues: Iterable[WorkQ
 
     Idempotent: declaring again with the same code changes nothing. Other services' exchanges
     must exist already (see ``Broker.declare``); they are bound to by name, never configured.
+    The events exchange is ``declare_events_exchange``'s job: it may already exist in an older
+    form, which must not fail the rest.
     """
     retry = await _exchange(channel, retry_exchange(service), ExchangeType.DIRECT)
     dlx = await _exchange(channel, dead_letter_exchange(service), ExchangeType.DIRECT)
-    await _exchange(channel, events_exchange(service), ExchangeType.TOPIC)
+    unrouted = await _exchange(channel, unrouted_exchange(service), ExchangeType.FANOUT)
+    kept = await channel.declare_queue(
+        unrouted_exchange(service), durable=True, arguments=unrouted_arguments()
+    )
+    await kept.bind(unrouted, routing_key="")
     for queue in queues:
         work = await channel.declare_queue(
             queue.name, durable=True, arguments=quorum_arguments(queue)
@@ -156,7 +201,36 @@ async def declare(channel: AbstractChannel, service: str, queues: Iterable[WorkQ
             await held.bind(retry, routing_key=name)
 
 
+async def declare_events_exchange(
+    channel: AbstractChannel, reopen: Callable[[], Awaitable[AbstractChannel]], service: str
+) -> bool:
+    """Declare ``<service>.events`` with its alternate exchange; False if it exists without one.
+
+    An exchange declared before alternate exchanges existed cannot be redeclared with one (the
+    broker answers PRECONDITION_FAILED and closes ``channel``), and deleting it would drop every
+    other service's bindings. So it is kept as it is, checked on a channel from ``reopen``: its
+    unroutable events then come back to the publisher (``mandatory``) and back off in the outbox
+    until an operator adds the alternate exchange by policy (see docs/operations.md).
+    """
+    name = events_exchange(service)
+    try:
+        await _exchange(channel, name, ExchangeType.TOPIC, events_arguments(service))
+        return True
+    except ChannelPreconditionFailed as error:
+        if "alternate-exchange" not in str(error):
+            raise  # another difference (its type, say) is a real topology error
+        probe = await reopen()
+        try:
+            await probe.declare_exchange(name, ExchangeType.TOPIC, durable=True, passive=True)
+        finally:
+            await probe.close()
+        return False
+
+
 async def _exchange(
-    channel: AbstractChannel, name: str, kind: ExchangeType
+    channel: AbstractChannel,
+    name: str,
+    kind: ExchangeType,
+    arguments: dict[str, Any] | None = None,
 ) -> aio_pika.abc.AbstractExchange:
-    return await channel.declare_exchange(name, kind, durable=True)
+    return await channel.declare_exchange(name, kind, durable=True, arguments=arguments)

@@ -1,18 +1,22 @@
 """Running a Warren service: settings, the service declaration, the unit of work, the lifecycle.
 
 A service's ``main.build()`` returns a ``Service``; ``run(build)`` serves it. Routes take
-``store``/``writer`` dependencies; handlers and commands are ``Step``s run by the ``Writer``.
+``store``/``writer`` dependencies and declare who may call them with ``Scopes(...)`` (the caller
+is a ``Principal``); handlers and commands are ``Step``s run by the ``Writer``.
 """
 
 from warren.runtime._asyncapi import asyncapi_document, event_schema
+from warren.runtime._auth import ADMIN_SCOPE, Principal, Scopes
 from warren.runtime._http import (
     NOT_FOUND,
+    SECURED,
     UNREADABLE_BODY,
     Problem,
     create_app,
     store,
     writer,
 )
+from warren.runtime._issuer import Issuer
 from warren.runtime._runner import run
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service, Step, Subscription
@@ -21,10 +25,15 @@ from warren.runtime._suite import ServiceProcess, Suite
 from warren.runtime._unit_of_work import Writer
 
 __all__ = [
+    "ADMIN_SCOPE",
     "NOT_FOUND",
+    "SECURED",
     "UNREADABLE_BODY",
+    "Issuer",
+    "Principal",
     "Problem",
     "Runtime",
+    "Scopes",
     "Service",
     "ServiceProcess",
     "ServiceSettings",

@@ -1,9 +1,11 @@
 """The HTTP edge every service shares: the FastAPI app, its lifespan, health probes, dependencies.
 
-Owns ``/healthz`` (the process is alive), ``/readyz`` (broker and database reachable),
-``/metrics`` (Prometheus; request metrics come from ``telemetry.RequestTelemetry``),
+Owns ``/healthz`` (the process is alive), ``/readyz`` (broker and database reachable; the
+outbox's freshness as a detail), both open;
 ``/asyncapi.json`` (the service's AsyncAPI 3 document), the ``store`` and ``writer`` dependencies
-routes declare, and the app's lifespan that runs the ``Runtime``. No SQL and no AMQP here.
+routes declare, the app's guards (bearer tokens via ``runtime._auth``, bounded input via
+``runtime._limits``) and its lifespan that runs the ``Runtime`` (and, when ``run`` serves it, the
+metrics port of ``runtime._metrics``: ``/metrics`` is not on the API port). No SQL, no AMQP here.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from warren import telemetry
 from warren.runtime._asyncapi import asyncapi_document
+from warren.runtime._auth import Authenticator, is_secured
+from warren.runtime._limits import InputLimits, explain_invalid
+from warren.runtime._metrics import MetricsServer
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 from warren.runtime._unit_of_work import Writer
@@ -37,9 +44,16 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 """``responses=`` for routes that answer 404, so the OpenAPI document says so."""
 
 UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The body could not be read as JSON (e.g. not UTF-8)"}
+    400: {"model": Problem, "description": "The body could not be read as JSON (e.g. not UTF-8)"},
+    413: {"model": Problem, "description": "The body exceeds MAX_BODY_BYTES"},
 }
-"""``responses=`` for routes that take a JSON body: FastAPI answers 400 when it cannot parse it."""
+"""``responses=`` for routes that take a JSON body: 400 when it cannot be parsed, 413 too big."""
+
+SECURED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No bearer token, or one that does not verify"},
+    403: {"model": Problem, "description": "The token lacks a scope this route requires"},
+}
+"""What every route behind ``Scopes(...)`` may answer; ``create_app`` documents it for them."""
 
 
 @health.get("/healthz", summary="Liveness: the process answers")
@@ -50,23 +64,23 @@ async def healthz() -> dict[str, str]:
 
 @health.get("/readyz", summary="Readiness: broker and database reachable")
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the broker connection and the database answer, else 503 naming what is down."""
-    checks = await runtime_of(request).readiness()
+    """200 when the broker connection and the database answer, else 503 naming what is down.
+
+    ``outbox`` details the outbox (``ok``, ``stale`` past ``OUTBOX_STALE_SECONDS``, or
+    ``unknown``) without deciding readiness: a stale outbox keeps the pod in its Service, since
+    taking it out would stop HTTP writes too while the late rows wait safely in the database.
+    """
+    runtime = runtime_of(request)
+    checks = await runtime.readiness()
     ready = all(checks.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "outbox": await runtime.outbox_health(),
+        },
         status_code=200 if ready else 503,
     )
-
-
-@health.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
-async def metrics(request: Request) -> Response:
-    """Messages, handlers, outbox and HTTP metrics in the Prometheus text format."""
-    relay = runtime_of(request).relay
-    if relay is not None:
-        await relay.measure_backlog()
-    body, content_type = telemetry.metrics.exposition()
-    return Response(body, media_type=content_type)
 
 
 spec = APIRouter(tags=["asyncapi"])
@@ -102,24 +116,47 @@ async def writer(request: Request) -> Writer[Any]:
     return runtime_of(request).writer
 
 
-def create_app(service: Service[Any]) -> FastAPI:
-    """The service's FastAPI app; its lifespan starts and stops the ``Runtime``."""
+def create_app(service: Service[Any], *, serve_metrics: bool = False) -> FastAPI:
+    """The service's FastAPI app; its lifespan starts and stops the ``Runtime``.
+
+    With ``serve_metrics`` (what ``run`` asks for) the lifespan also serves ``/metrics`` on
+    ``METRICS_PORT``; tests that drive the app in-process leave it off and read the registry.
+    """
     runtime = Runtime(service)
+    settings = service.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime
         await runtime.start()
+        metrics = None
         try:
+            if serve_metrics and settings.metrics_port:
+                metrics = MetricsServer(runtime, settings.http_host, settings.metrics_port)
+                await metrics.start()
             yield
         finally:
+            if metrics is not None:
+                await metrics.stop()
             await runtime.stop()
 
     app = FastAPI(title=service.title or service.name, lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_middleware(telemetry.RequestTelemetry)
+    app.state.authenticator = Authenticator.from_settings(settings)
+    app.add_exception_handler(RequestValidationError, explain_invalid)
+    app.add_middleware(
+        InputLimits,
+        max_body_bytes=settings.max_body_bytes,
+        max_headers=settings.max_headers,
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
+    app.add_middleware(telemetry.RequestTelemetry)  # outermost: it also counts the refusals
     app.include_router(health)
     app.include_router(spec)
     if service.router is not None:
+        for route in service.router.routes:  # (idempotent: the same answers every time)
+            if isinstance(route, APIRoute) and is_secured(route.dependant):
+                route.responses = {**SECURED, **route.responses}
         app.include_router(service.router)
     return app

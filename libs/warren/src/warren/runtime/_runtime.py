@@ -91,7 +91,9 @@ class Runtime(Generic[S]):
             migrations=self.service.migrations,
             max_size=settings.pool_size,
         )
-        self._broker = Broker(settings.amqp_url, self.service.name)
+        self._broker = Broker(
+            settings.amqp_url, self.service.name, max_message_bytes=settings.max_message_bytes
+        )
         await self._broker.connect()
         self._writer = Writer(
             self._database, self.service.name, self.service.store, self.service.dependencies
@@ -112,7 +114,13 @@ class Runtime(Generic[S]):
         )
         self.housekeeping.start()
         self.consumers = [
-            Consumer(self._broker, queue, drain_timeout=settings.drain_timeout) for queue in queues
+            Consumer(
+                self._broker,
+                queue,
+                drain_timeout=settings.drain_timeout,
+                verify_publisher=settings.is_publisher_verified,
+            )
+            for queue in queues
         ]
         await asyncio.gather(*(consumer.start() for consumer in self.consumers))
         self.loops = [
@@ -148,6 +156,25 @@ class Runtime(Generic[S]):
         database = self._database is not None and await self._database.is_ready()
         consuming = [await consumer.is_consuming() for consumer in self.consumers]
         return {"broker": broker, "database": database, "consumers": all(consuming)}
+
+    async def outbox_health(self) -> dict[str, object]:
+        """The outbox as ``/readyz`` details it: ``ok``, ``stale`` or ``unknown``, with its numbers.
+
+        ``stale`` means its oldest unpublished row is older than ``OUTBOX_STALE_SECONDS``: the
+        events of some change are late (broker refusing them, or a relay that stopped). It is a
+        detail, never a reason to take the pod out of its Service — HTTP writes still work and
+        the rows wait safely; the ``WarrenOutboxStale`` alert is what calls a human.
+        """
+        measured = None if self.relay is None else await self.relay.measure_backlog(timeout=1.0)
+        if measured is None:
+            return {"status": "unknown"}
+        waiting, age = measured
+        stale = age > self.settings.outbox_stale_seconds
+        return {
+            "status": "stale" if stale else "ok",
+            "pending": waiting,
+            "oldest_age_seconds": round(age, 3),
+        }
 
     def _work_queue(self, subscription: Subscription[S]) -> WorkQueue:
         settings = self.settings

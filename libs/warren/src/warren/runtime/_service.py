@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from warren.contracts.event import Event
 from warren.db import Connection, Migration
 from warren.runtime._settings import ServiceSettings
+from warren.telemetry.dashboard import Graph
 
 if TYPE_CHECKING:
     from warren.runtime._runtime import Runtime
@@ -56,6 +57,8 @@ class Service(Generic[S]):
     """Loops that run for the life of the process (a deadline sweeper): started after the relay
     and the consumers, cancelled first on stop. A loop must survive its own transient errors."""
     title: str = ""
+    dashboard: Sequence[Graph] = ()
+    """Panels of this service's own on the project's Grafana board (``warren dashboards``)."""
     dependencies: Sequence[object] = ()
     """What steps may declare beyond ``(subject, store)``, matched by type (a provider client)."""
 

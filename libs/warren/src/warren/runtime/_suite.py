@@ -1,7 +1,8 @@
 """A suite of services as local processes: start in order, wait until ready, stop cleanly.
 
 Owns process supervision for ``make run``, the end-to-end tests and the fault-injection harness:
-one ``python -m <service>`` per service, its own HTTP port, its output prefixed and forwarded,
+one ``python -m <service>`` per service, its own HTTP and metrics ports, its output prefixed and
+forwarded,
 SIGTERM on stop (SIGKILL only after a bounded wait). It knows services by module name only.
 """
 
@@ -23,10 +24,11 @@ import httpx
 
 @dataclass
 class ServiceProcess:
-    """One running service: its module, port and process."""
+    """One running service: its module, ports and process."""
 
     name: str
     port: int
+    metrics_port: int = 0
     process: asyncio.subprocess.Process | None = None
     pump: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -34,6 +36,11 @@ class ServiceProcess:
     def url(self) -> str:
         """Base URL of its HTTP API."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """Where Prometheus scrapes it (``/metrics`` on its own port)."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
 
 def default_port(module: str) -> int:
@@ -56,11 +63,17 @@ class Suite:
         *,
         env: Mapping[str, str] | None = None,
         ports: Mapping[str, int] | None = None,
+        metrics_ports: Mapping[str, int] | None = None,
         output: TextIO | None = None,
         log_dir: Path | None = None,
     ) -> None:
-        ports = ports or {}
-        self.services = {m: ServiceProcess(m, ports.get(m) or default_port(m)) for m in modules}
+        ports, metrics_ports = ports or {}, metrics_ports or {}
+        self.services: dict[str, ServiceProcess] = {}
+        for module in modules:
+            port = ports.get(module) or default_port(module)
+            # Four processes on one machine cannot all take 9464: HTTP port + 1000 by default.
+            metrics_port = metrics_ports.get(module) or port + 1000
+            self.services[module] = ServiceProcess(module, port, metrics_port)
         self.env = {**os.environ, **(env or {})}
         self.output = output
         self.log_dir = log_dir
@@ -75,7 +88,13 @@ class Suite:
     ) -> None:
         """(Re)start one service, with ``env`` on top of the suite's, and wait for ``/readyz``."""
         service = self.services[name]
-        env = {**self.env, **(env or {}), "HTTP_PORT": str(service.port), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **self.env,
+            **(env or {}),
+            "HTTP_PORT": str(service.port),
+            "METRICS_PORT": str(service.metrics_port),
+            "PYTHONUNBUFFERED": "1",
+        }
         service.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

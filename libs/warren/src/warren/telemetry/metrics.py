@@ -62,6 +62,12 @@ MESSAGES_DEAD_LETTERED = Counter(
     "Deliveries moved to their queue's DLQ, by queue, event type and error type.",
     ["queue", "event_type", "error_type"],
 )
+MESSAGES_UNTRUSTED = Counter(
+    "warren_messages_untrusted",
+    "Deliveries refused at the message edge (dead-lettered as UntrustedSource), by queue, the "
+    "claimed event type and the first mismatch: exchange, routing_key, type, source or user.",
+    ["queue", "event_type", "reason"],
+)
 HANDLER_DURATION = Histogram(
     "warren_handler_duration_seconds",
     "Time spent in a message handler (its whole unit of work), by queue and event type.",
@@ -85,6 +91,12 @@ OUTBOX_PUBLISH_LAG = Histogram(
     "warren_outbox_publish_lag_seconds",
     "Time from an outbox row being written to its publish being confirmed.",
     buckets=_LAG_BUCKETS,
+)
+UNROUTED_MESSAGES = Gauge(
+    "warren_unrouted_messages",
+    "Domain events this service published that no queue was bound for, kept in its unrouted "
+    "queue by the events exchange's alternate exchange (refreshed when /metrics is scraped).",
+    ["service", "queue"],
 )
 HTTP_REQUESTS = Counter(
     "warren_http_requests",

@@ -10,6 +10,7 @@ from warren.testing._ports import free_port, free_ports
 from warren.testing._postgres_cluster import PostgresCluster, postgres_cluster
 from warren.testing._provisioning import provisioned_vhost
 from warren.testing._rabbitmq_node import RabbitCluster, RabbitNode, rabbitmq_cluster
+from warren.testing._server_tls import ServerTLS
 from warren.testing._servers import Servers, ServersUnavailable, discover_servers
 from warren.testing._service import ServiceUnderTest, running_service
 from warren.testing._tap import EventTap, Tapped
@@ -21,6 +22,7 @@ __all__ = [
     "PostgresCluster",
     "RabbitCluster",
     "RabbitNode",
+    "ServerTLS",
     "Servers",
     "ServersUnavailable",
     "ServiceUnderTest",

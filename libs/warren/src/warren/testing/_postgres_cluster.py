@@ -2,7 +2,8 @@
 
 Owns one server of the tests' own: its data directory, port and socket directory live under a
 temporary directory, so restarting or killing it never touches the machine's own PostgreSQL. As
-root it runs the server as the ``postgres`` user (``initdb`` refuses root). It applies no schema.
+root it runs the server as the ``postgres`` user (``initdb`` refuses root). Given ``tls`` it
+accepts TLS connections only (``hostssl``; plain ones are rejected). It applies no schema.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warren.testing._ports import free_port
+from warren.testing._server_tls import ServerTLS
 
 _SERVER_USER = "postgres"
 
@@ -48,6 +50,8 @@ class PostgresCluster:
 
     base: Path
     port: int = field(default_factory=free_port)
+    tls: ServerTLS | None = None
+    """When set, the server accepts TLS only; clients add ``?sslmode=verify-full&sslrootcert=``."""
 
     @property
     def url(self) -> str:
@@ -69,6 +73,30 @@ class PostgresCluster:
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
             "--no-sync",
         )  # fmt: skip
+        if self.tls is not None:
+            self._configure_tls(self.tls)
+
+    def _configure_tls(self, tls: ServerTLS) -> None:
+        """Copy the files where the server user owns them (PostgreSQL insists on a private key
+        only it can read) and let TCP clients in over TLS only."""
+        folder = self.base / "tls"
+        folder.mkdir()
+        for name, source in (
+            ("server.crt", tls.certificate_file),
+            ("server.key", tls.key_file),
+            ("ca.crt", tls.ca_file),
+        ):
+            target = folder / name
+            shutil.copyfile(source, target)
+            target.chmod(0o600)
+            _hand_over(target)
+        _hand_over(folder)
+        client = " clientcert=verify-full" if tls.require_client_certificate else ""
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            f"hostssl all all 127.0.0.1/32 trust{client}\n"
+            "hostnossl all all 0.0.0.0/0 reject\n"
+        )
 
     async def start(self) -> None:
         """Start the server and wait until it accepts connections."""
@@ -76,6 +104,12 @@ class PostgresCluster:
             f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c max_connections=200 -c synchronous_commit=off"
         )
+        if self.tls is not None:
+            tls = self.base / "tls"
+            options += (
+                f" -c ssl=on -c ssl_cert_file={tls / 'server.crt'}"
+                f" -c ssl_key_file={tls / 'server.key'} -c ssl_ca_file={tls / 'ca.crt'}"
+            )
         await self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-w",
             "-t", "60", "-o", options, "start",
@@ -119,9 +153,11 @@ def _hand_over(path: Path) -> None:
 
 
 @asynccontextmanager
-async def postgres_cluster(base: Path) -> AsyncIterator[PostgresCluster]:
-    """A new, started cluster under ``base``; stopped and removed on exit."""
-    cluster = PostgresCluster(base)
+async def postgres_cluster(
+    base: Path, *, tls: ServerTLS | None = None
+) -> AsyncIterator[PostgresCluster]:
+    """A new, started cluster under ``base`` (TLS only given ``tls``); stopped, removed on exit."""
+    cluster = PostgresCluster(base, tls=tls)
     try:
         await cluster.initialise()
         await cluster.start()

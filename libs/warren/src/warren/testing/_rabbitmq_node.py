@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warren.testing._ports import free_port
+from warren.testing._server_tls import ServerTLS
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
@@ -47,6 +48,8 @@ class RabbitNode:
     cookie: str
     amqp_port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
+    tls: ServerTLS | None = None
+    """When set, the AMQP port speaks TLS only (``amqps://``); no plain listener is opened."""
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
 
     @property
@@ -60,8 +63,13 @@ class RabbitNode:
         return f"127.0.0.1:{self.amqp_port}"
 
     def amqp_url(self, vhost: str = "") -> str:
-        """The AMQP URL of this node (guest, allowed on loopback) and ``vhost``."""
-        return f"amqp://guest:guest@{self.address}/{vhost}"
+        """The AMQP URL of this node (guest, allowed on loopback) and ``vhost``.
+
+        ``amqps://`` when the node has ``tls``; the client's CA and certificate are the caller's
+        to add (``?cafile=...&certfile=...&keyfile=...``).
+        """
+        scheme = "amqps" if self.tls else "amqp"
+        return f"{scheme}://guest:guest@{self.address}/{vhost}"
 
     @property
     def is_running(self) -> bool:
@@ -97,9 +105,24 @@ class RabbitNode:
         (self.base / "rabbitmq-env.conf").write_text("")  # never read the machine's env file
         (self.base / "enabled_plugins").write_text("[].\n")
         (self.base / "rabbitmq.conf").write_text(
-            f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}\n"
+            self._listeners()
             # the production choice for three nodes: a node cut off from the majority pauses
-            "cluster_partition_handling = pause_minority\n"
+            + "cluster_partition_handling = pause_minority\n"
+        )
+
+    def _listeners(self) -> str:
+        if self.tls is None:
+            return f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}\n"
+        required = self.tls.require_client_certificate
+        verify = "verify_peer" if required else "verify_none"
+        return (
+            "listeners.tcp = none\n"
+            f"listeners.ssl.default = 127.0.0.1:{self.amqp_port}\n"
+            f"ssl_options.cacertfile = {self.tls.ca_file}\n"
+            f"ssl_options.certfile = {self.tls.certificate_file}\n"
+            f"ssl_options.keyfile = {self.tls.key_file}\n"
+            f"ssl_options.verify = {verify}\n"
+            f"ssl_options.fail_if_no_peer_cert = {'true' if required else 'false'}\n"
         )
 
     async def start(self, timeout: float = 90.0) -> None:
@@ -204,7 +227,8 @@ class RabbitCluster:
     def amqp_url(self, nodes: Sequence[RabbitNode] | None = None) -> str:
         """One AMQP URL listing ``nodes`` (default all): ``amqp://u:p@h1:p1,h2:p2/vhost``."""
         hosts = ",".join(node.address for node in (nodes or self.nodes))
-        return f"amqp://guest:guest@{hosts}/{self.vhost}"
+        scheme = "amqps" if self.nodes[0].tls else "amqp"
+        return f"{scheme}://guest:guest@{hosts}/{self.vhost}"
 
     def node_url(self, index: int = 0) -> str:
         """The AMQP URL of one node, on the cluster's vhost."""
@@ -217,16 +241,22 @@ class RabbitCluster:
 
 @asynccontextmanager
 async def rabbitmq_cluster(
-    base: Path, size: int = 1, *, prefix: str = "warren-chaos", vhost: str = "warren"
+    base: Path,
+    size: int = 1,
+    *,
+    prefix: str = "warren-chaos",
+    vhost: str = "warren",
+    tls: ServerTLS | None = None,
 ) -> AsyncIterator[RabbitCluster]:
     """Start ``size`` new nodes under ``base`` (clustered when more than one), with ``vhost``.
 
-    Every node is stopped and its directory removed on exit, whatever happened inside.
+    With ``tls`` every node listens for ``amqps://`` only. Every node is stopped and its
+    directory removed on exit, whatever happened inside.
     """
     cookie = secrets.token_hex(16).upper()
     tag = secrets.token_hex(3)
     nodes = [
-        RabbitNode(f"{prefix}-{tag}-{number}", base / f"node-{number}", cookie)
+        RabbitNode(f"{prefix}-{tag}-{number}", base / f"node-{number}", cookie, tls=tls)
         for number in range(1, size + 1)
     ]
     try:

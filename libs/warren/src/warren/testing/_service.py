@@ -9,7 +9,7 @@ nothing; it never picks the vhost or the database (the caller's fixtures do).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -36,7 +36,7 @@ class ServiceUnderTest(Generic[S]):
 
     runtime: Runtime[S]
     http: httpx.AsyncClient
-    tap: EventTap
+    tap: EventTap | None
     amqp_url: str
     _producers: dict[str, Broker] = field(default_factory=dict)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -72,30 +72,44 @@ class ServiceUnderTest(Generic[S]):
 
     async def wait_for(self, event_type: str, *, subject: str, timeout: float = 10.0) -> Tapped:
         """The first ``event_type`` about ``subject`` the service published (bounded wait)."""
+        if self.tap is None:
+            raise RuntimeError("started with tap=False: nothing watches what the service publishes")
         return await self.tap.wait_for(event_type, subject=subject, timeout=timeout)
 
 
 @asynccontextmanager
 async def running_service(
-    service: Service[S], *, watch: Sequence[str] = (), base_url: str = ""
+    service: Service[S],
+    *,
+    watch: Sequence[str] = (),
+    base_url: str = "",
+    tap: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[ServiceUnderTest[S]]:
     """Start ``service`` (built with settings pointing at a test vhost and database) in-process.
 
     ``async with running_service(build(Settings(amqp_url=..., database_url=...))) as shop:``
     gives a ``ServiceUnderTest``; leaving the block stops the service and closes everything.
+    The tap (``tap=True``) binds a queue to every event of the service's exchange, which makes
+    them routable; pass ``tap=False`` to test what happens to events no queue wants. ``headers``
+    go with every request of the HTTP client (an ``Authorization`` bearer token, for one).
     """
     app = create_app(service)
     runtime: Runtime[Any] = app.state.runtime
     url = service.settings.amqp_url
     exchanges = [f"{service.name}.events", *watch]
     async with AsyncExitStack() as stack:
-        tap = await stack.enter_async_context(EventTap(url, exchanges))
+        tapped = await stack.enter_async_context(EventTap(url, exchanges)) if tap else None
         await runtime.start()
         stack.push_async_callback(runtime.stop)
         transport = httpx.ASGITransport(app=app)
         http = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url=base_url or f"http://{service.name}")
+            httpx.AsyncClient(
+                transport=transport,
+                base_url=base_url or f"http://{service.name}",
+                headers=dict(headers or {}),
+            )
         )
-        under_test = ServiceUnderTest(runtime, http, tap, url)
+        under_test = ServiceUnderTest(runtime, http, tapped, url)
         stack.push_async_callback(under_test._stack.aclose)
         yield under_test

@@ -14,6 +14,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from warren.contracts.envelope import Envelope, EnvelopeError, decode
+from warren.messaging import unrouted_exchange
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,15 @@ class EventTap:
         channel = await self._connection.channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         for name in self.exchanges:
-            exchange = await channel.declare_exchange(name, "topic", durable=True)
+            # Declared as its service declares it (alternate exchange included), or the service
+            # starting after the tap would be refused its own exchange (PRECONDITION_FAILED).
+            owner = name.removesuffix(".events")
+            exchange = await channel.declare_exchange(
+                name,
+                "topic",
+                durable=True,
+                arguments={"alternate-exchange": unrouted_exchange(owner)},
+            )
             await queue.bind(exchange, "#")
         await queue.consume(self._keep, no_ack=True)
         return self
