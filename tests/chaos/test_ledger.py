@@ -17,6 +17,8 @@ def healthy() -> Observations:
         available={"TEA": 9},
         reservations={"o1": ("held", {"TEA": 1}), "o2": ("released", {"TEA": 1})},
         captured_rows=Counter({"o1": 1}),
+        payments={"o1": "captured"},
+        overdue={},
         captured_events=Counter({"o1": 1}),
         outbox=[("m1", "order.placed.v1", True), ("m2", "order.placed.v1", True)],
         inbox=Counter({("inventory.reservations", "m1"): 1, ("inventory.reservations", "m2"): 1}),
@@ -30,6 +32,16 @@ def test_a_healthy_ledger_has_no_violations() -> None:
 
 def _stuck(seen: Observations) -> None:
     seen.orders["o3"] = "pending"
+
+
+def _overdue(seen: Observations) -> None:
+    seen.orders["o3"] = "reserved"
+    seen.overdue["o3"] = 31.0  # the default slack is 30 s
+
+
+def _kept(seen: Observations) -> None:
+    seen.captured_rows["o2"] = 1
+    seen.payments["o2"] = "captured"  # o2 is cancelled: its money should have been refunded
 
 
 def _captured_twice(seen: Observations) -> None:
@@ -70,7 +82,9 @@ def _unexplained(seen: Observations) -> None:
     ("breakage", "invariant"),
     [
         (_stuck, "stuck"),
+        (_overdue, "stuck+overdue"),  # an order open past its deadline is stuck too
         (_captured_twice, "captured_twice"),
+        (_kept, "kept"),
         (_oversold, "oversold"),
         (_drift, "stock_drift"),
         (_unreleased, "unreleased"),
@@ -84,7 +98,18 @@ def test_each_broken_promise_is_reported(breakage, invariant: str) -> None:
     seen = healthy()
     breakage(seen)
     violations = check(seen, placed=["o1", "o2"], consumers=CONSUMERS).violations()
-    assert [v.split("=")[0] for v in violations] == [invariant]
+    assert [v.split("=")[0] for v in violations] == invariant.split("+")
+
+
+def test_stuck_is_not_overdue_while_within_the_slack_and_a_refund_is_not_kept() -> None:
+    seen = healthy()
+    seen.orders["o3"] = "pending"
+    seen.overdue["o3"] = 29.0
+    seen.captured_rows["o2"] = 1
+    seen.payments["o2"] = "refunded"
+    invariants = check(seen, placed=["o1", "o2", "o3"], consumers=CONSUMERS)
+    assert (invariants.stuck, invariants.overdue, invariants.kept) == (1, 0, 0)
+    assert check(seen, placed=["o1", "o2", "o3"], consumers=CONSUMERS, slack=10).overdue == 1
 
 
 def test_a_lost_event_in_a_dlq_is_accounted_for_when_injected() -> None:

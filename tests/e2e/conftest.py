@@ -8,7 +8,8 @@ the tap sees every event on the wire.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,19 @@ class Shop:
     """A customer's and an operator's view of the running suite, over HTTP."""
 
     def __init__(
-        self, suite: Suite, prefix: str, server_url: str, issuer: Issuer, operator_token: str
+        self,
+        suite: Suite,
+        prefix: str,
+        server_url: str,
+        issuer: Issuer,
+        operator_token: str,
+        amqp_url: str = "",
     ) -> None:
         self.suite = suite
         self.prefix = prefix
         self.server_url = server_url
         self.issuer = issuer
+        self.amqp_url = amqp_url
         operator = {"Authorization": f"Bearer {operator_token}"}
         self.http = {
             name: httpx.AsyncClient(base_url=s.url, timeout=10, headers=operator)
@@ -131,6 +139,10 @@ class Shop:
         finally:
             await conn.close()
 
+    def tap(self) -> EventTap:
+        """``async with shop.tap() as events``: every event published on this suite from now on."""
+        return EventTap(self.amqp_url, EXCHANGES)
+
     async def close(self) -> None:
         for client in self.http.values():
             await client.aclose()
@@ -147,9 +159,25 @@ async def shop(
     servers: Servers, suite_vhost: str, tmp_path_factory, issuer: Issuer, operator_token: str
 ) -> AsyncIterator[Shop]:
     """The four services running as processes for the whole e2e session."""
+    logs = tmp_path_factory.mktemp("suite-logs")
+    async with running_shop(servers, suite_vhost, logs, issuer, operator_token) as client:
+        yield client
+
+
+@asynccontextmanager
+async def running_shop(
+    servers: Servers,
+    vhost_url: str,
+    logs: Path,
+    issuer: Issuer,
+    operator_token: str,
+    **settings: str,
+) -> AsyncIterator[Shop]:
+    """The four services as processes on ``vhost_url`` and fresh databases, with ``settings``
+    (environment variables, e.g. ``ORDER_DEADLINE="3"``) over the e2e defaults."""
     prefix = f"warren_e2e_{uuid.uuid4().hex[:8]}_"
     env = {
-        "AMQP_URL": suite_vhost,
+        "AMQP_URL": vhost_url,
         "DATABASE_URL": servers.database_url,
         "DATABASE_PREFIX": prefix,
         "RABBITMQ_MANAGEMENT_URL": servers.management_url,
@@ -159,8 +187,8 @@ async def shop(
         "DRAIN_TIMEOUT": "5",
         "PAYMENT_LIMITS": PAYMENT_LIMITS,
         **issuer.settings(),
+        **settings,
     }
-    logs = tmp_path_factory.mktemp("suite-logs")
     ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
     suite = Suite(
         SERVICES,
@@ -171,12 +199,32 @@ async def shop(
     )
     try:
         await suite.start(timeout=60)
-        client = Shop(suite, prefix, servers.database_url, issuer, operator_token)
+        client = Shop(suite, prefix, servers.database_url, issuer, operator_token, vhost_url)
         yield client
         await client.close()
     finally:
         await suite.stop()
         await drop_databases(servers.database_url, prefix)
+
+
+@pytest.fixture
+def start_shop(
+    servers: Servers, tmp_path: Path, issuer: Issuer, operator_token: str
+) -> Callable[..., AbstractAsyncContextManager[Shop]]:
+    """``async with start_shop(ORDER_DEADLINE="3") as shop``: a suite of its own, on a vhost and
+    databases of its own, configured with these settings (for what the shared suite must not be)."""
+
+    @asynccontextmanager
+    async def start(**settings: str) -> AsyncIterator[Shop]:
+        logs = tmp_path / f"suite-logs-{uuid.uuid4().hex[:6]}"
+        logs.mkdir()
+        async with (
+            fresh_vhost(servers.amqp_url, servers.management_url, prefix="warren-e2e") as url,
+            running_shop(servers, url, logs, issuer, operator_token, **settings) as shop,
+        ):
+            yield shop
+
+    return start
 
 
 @pytest.fixture

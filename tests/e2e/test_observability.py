@@ -70,6 +70,7 @@ DECLINED = Counter(
         ("orders", PRODUCER, "order.cancelled.v1"),
         ("inventory", CONSUMER, "order.cancelled.v1"),
         ("notifications", CONSUMER, "order.cancelled.v1"),
+        ("payments", CONSUMER, "order.cancelled.v1"),  # nothing captured: nothing to refund
         ("inventory", PRODUCER, "stock.released.v1"),  # kept in inventory.unrouted
     ]
 )

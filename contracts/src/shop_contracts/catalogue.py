@@ -6,7 +6,7 @@ Owns the list; tools (schema export, AsyncAPI, the CLI) read it. The platform ne
 from __future__ import annotations
 
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderPlaced
-from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shop_contracts.products import ProductPriced
 from shop_contracts.stock import StockRejected, StockReleased, StockReserved
 from warren.contracts.registry import Registry
@@ -21,6 +21,7 @@ REGISTRY = Registry(
         StockReleased,
         PaymentCaptured,
         PaymentDeclined,
+        PaymentRefunded,
         ProductPriced,
     ]
 )

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 
 from shop_contracts.money import Money
 from shop_contracts.orders import OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced
-from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shop_contracts.products import ProductPriced
 from shop_contracts.stock import Shortage, StockLine, StockRejected, StockReleased, StockReserved
 from warren.contracts.event import Event
@@ -70,6 +70,14 @@ def example(event_class: type[Event], order_id: UUID = ORDER_ID) -> Event:
             amount=total,
             reason="amount above the customer's limit",
             declined_at=AT,
+        ),
+        PaymentRefunded: PaymentRefunded(
+            order_id=order_id,
+            payment_id=PAYMENT_ID,
+            customer_id="alice",
+            amount=total,
+            reason="order cancelled (deadline_exceeded) after its payment was captured",
+            refunded_at=AT,
         ),
         ProductPriced: ProductPriced(
             sku="TEA-GREEN", price=Money(amount=1250, currency="EUR"), revision=1, priced_at=AT

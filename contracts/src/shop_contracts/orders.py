@@ -52,7 +52,8 @@ class OrderConfirmed(OrderEvent):
     confirmed_at: AwareDatetime
 
 
-CancellationReason = Literal["out_of_stock", "payment_declined"]
+CancellationReason = Literal["out_of_stock", "payment_declined", "deadline_exceeded"]
+"""Why an order was cancelled; ``deadline_exceeded``: not terminal within the orders deadline."""
 
 
 class OrderCancelled(OrderEvent):

@@ -1,4 +1,4 @@
-"""Events published by the payments service: a payment was captured or declined.
+"""Events published by the payments service: a payment was captured, declined or refunded.
 
 Definitions only; the service decides when they happen.
 """
@@ -40,3 +40,17 @@ class PaymentDeclined(PaymentEvent):
     amount: Money
     reason: str = Field(min_length=1, max_length=500)
     declined_at: AwareDatetime
+
+
+class PaymentRefunded(PaymentEvent):
+    """A captured payment was given back because its order was cancelled first (a compensation).
+
+    It happens at most once per order, and only for an order that ``payment.captured`` charged.
+    """
+
+    type: ClassVar[str] = "payment.refunded.v1"
+    payment_id: UUID
+    customer_id: CustomerId
+    amount: Money
+    reason: str = Field(min_length=1, max_length=500)
+    refunded_at: AwareDatetime

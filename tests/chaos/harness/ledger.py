@@ -1,8 +1,9 @@
 """The ledger: what the databases and DLQs say after a chaos run, and the invariants checked on it.
 
-Owns counting, never fixing. Every number comes from a service's own tables (orders, stock,
-reservations, payments, ``warren_outbox``, ``warren_inbox``) or from the DLQs, read at the end of a
-run; ``Ledger.check`` turns them into the invariant table the chaos run prints.
+Owns counting, never fixing. Every number comes from a service's own tables (orders and their
+deadlines, stock, reservations, payments and refunds, ``warren_outbox``, ``warren_inbox``) or from
+the DLQs, read at the end of a run; ``Ledger.check`` turns them into the invariant table the chaos
+run prints.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Observations:
     available: dict[str, int] = field(default_factory=dict)  # sku -> units on the shelf now
     reservations: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)
     captured_rows: Counter[str] = field(default_factory=Counter)  # order id -> captured payments
+    payments: dict[str, str] = field(default_factory=dict)  # order id -> payment status
+    overdue: dict[str, float] = field(default_factory=dict)  # open order -> s past its deadline
     captured_events: Counter[str] = field(default_factory=Counter)  # order -> payment.captured
     outbox: list[tuple[str, str, bool]] = field(default_factory=list)  # (id, routing key, sent)
     inbox: Counter[tuple[str, str]] = field(default_factory=Counter)  # (consumer, id) -> rows
@@ -53,7 +56,9 @@ class Invariants:
     confirmed: int
     cancelled: int
     stuck: int
+    overdue: int
     captured_twice: int
+    kept: int
     oversold: int
     stock_drift: int
     unreleased: int
@@ -69,7 +74,9 @@ class Invariants:
         broken = []
         checks = {
             "stuck": "orders not in a terminal state after the settle time",
+            "overdue": "open orders past their deadline + slack (the sweeper did not end them)",
             "captured_twice": "orders whose money was captured more than once",
+            "kept": "cancelled orders whose captured money was not refunded",
             "oversold": "units reserved beyond what was stocked",
             "stock_drift": "SKUs whose shelf + held units differ from what was stocked",
             "unreleased": "cancelled orders still holding stock",
@@ -93,8 +100,13 @@ def check(
     placed: Sequence[str],
     consumers: Mapping[str, Sequence[str]],
     injected: Iterable[str] = (),
+    slack: float = 30.0,
 ) -> Invariants:
-    """The invariants over ``observed``; ``consumers`` maps routing key -> consuming queues."""
+    """The invariants over ``observed``; ``consumers`` maps routing key -> consuming queues.
+
+    ``slack``: how long past its deadline an open order may still be (sweep interval, a restart
+    of orders, the outbox relay) before it counts as overdue.
+    """
     statuses = Counter(observed.orders.values())
     held: dict[str, int] = defaultdict(int)
     for status, lines in observed.reservations.values():
@@ -110,9 +122,19 @@ def check(
         confirmed=statuses["confirmed"],
         cancelled=statuses["cancelled"],
         stuck=sum(1 for s in observed.orders.values() if s not in TERMINAL),
+        overdue=sum(
+            1
+            for order, late in observed.overdue.items()
+            if late > slack and observed.orders.get(order) not in TERMINAL
+        ),
         captured_twice=len(
             {o for o, n in observed.captured_rows.items() if n > 1}
             | {o for o, n in observed.captured_events.items() if n > 1}
+        ),
+        kept=sum(
+            1
+            for order, status in observed.orders.items()
+            if status == "cancelled" and observed.payments.get(order) == "captured"
         ),
         oversold=sum(max(0, held[sku] - units) for sku, units in observed.stocked.items()),
         stock_drift=sum(
@@ -177,8 +199,13 @@ async def _read_platform_tables(conn: asyncpg.Connection, seen: Observations) ->
 
 
 async def _read_orders(conn: asyncpg.Connection, seen: Observations) -> None:
-    for row in await conn.fetch("SELECT id::text AS id, status FROM orders"):
+    for row in await conn.fetch(
+        "SELECT id::text AS id, status, extract(epoch FROM now() - deadline_at)::float AS late "
+        "FROM orders"
+    ):
         seen.orders[row["id"]] = row["status"]
+        if row["status"] not in TERMINAL and row["late"] > 0:
+            seen.overdue[row["id"]] = row["late"]
 
 
 async def _read_inventory(conn: asyncpg.Connection, seen: Observations) -> None:
@@ -192,11 +219,12 @@ async def _read_inventory(conn: asyncpg.Connection, seen: Observations) -> None:
 
 
 async def _read_payments(conn: asyncpg.Connection, seen: Observations) -> None:
+    # A refunded payment was captured once too: it counts towards "captured twice".
     for row in await conn.fetch(
-        "SELECT order_id::text AS id, count(*) AS n FROM payments WHERE status = 'captured' "
-        "GROUP BY 1"
+        "SELECT order_id::text AS id, status FROM payments WHERE status IN ('captured', 'refunded')"
     ):
-        seen.captured_rows[row["id"]] += row["n"]
+        seen.captured_rows[row["id"]] += 1
+        seen.payments[row["id"]] = row["status"]
 
 
 async def _read_nothing(conn: asyncpg.Connection, seen: Observations) -> None:
@@ -237,7 +265,9 @@ def table(invariants: Invariants, faults: Sequence[FaultRecord], *, title: str) 
         ("confirmed", invariants.confirmed, ""),
         ("cancelled", invariants.cancelled, ""),
         ("stuck after settle", invariants.stuck, "0"),
+        ("open past deadline + slack", invariants.overdue, "0"),
         ("payments captured twice", invariants.captured_twice, "0"),
+        ("cancelled orders whose money was kept", invariants.kept, "0"),
         ("units oversold", invariants.oversold, "0"),
         ("SKUs with stock drift", invariants.stock_drift, "0"),
         ("cancelled orders still holding stock", invariants.unreleased, "0"),

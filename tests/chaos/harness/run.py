@@ -332,6 +332,9 @@ async def chaos_run(base: Path, profile: Profile, log_dir: Path) -> AsyncIterato
             "ENVIRONMENT": "test",
             "LOG_FORMAT": "json",
             "RETRY_DELAYS": "[0.2, 0.5, 1, 2, 2, 3, 3, 5, 5]",
+            # Past the retry budget (~22 s): only orders whose replies were exhausted or lost
+            # meet their deadline, and the ledger checks none stays open past it (+ slack).
+            "ORDER_DEADLINE": "45",
             "DRAIN_TIMEOUT": "5",
             "SEED_STOCK": orjson.dumps(SEED_STOCK).decode(),
             "PAYMENT_LIMITS": orjson.dumps(PAYMENT_LIMITS).decode(),

@@ -40,6 +40,7 @@ def placed(order_id: uuid.UUID | None = None) -> Order:
             trace_id="0af7651916cd43dd8448eb211c80319c",
         ),
         {"SKU-1": Money(amount=250, currency="EUR")},
+        domain.Deadline(timedelta(minutes=15)),
     )
     assert order.lines == (OrderLine(sku="SKU-1", quantity=2, unit_price=250),)
     return order

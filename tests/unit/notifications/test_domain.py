@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from notifications import domain
+from shop_contracts.examples import example
 from shop_contracts.money import Money
 from shop_contracts.orders import CancellationReason, OrderCancelled, OrderConfirmed
+from shop_contracts.payments import PaymentRefunded
 
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 PAYMENT_ID = uuid.UUID("5d2c1b7a-8e94-4f03-b6a2-9c8d7e6f5a41")
@@ -72,6 +74,7 @@ def test_the_total_is_shown_in_the_currency_s_own_units(
     [
         ("out_of_stock", "some items are out of stock"),
         ("payment_declined", "the payment was declined"),
+        ("deadline_exceeded", "it could not be completed in time"),
     ],
 )
 def test_a_cancellation_tells_the_customer_why(reason: CancellationReason, said: str) -> None:
@@ -102,3 +105,16 @@ def test_the_id_is_the_same_for_the_same_order_and_kind_and_differs_otherwise() 
     other_order = domain.confirmation(confirmed(Money(amount=1, currency="EUR")), AT)
     assert first.id == again.id
     assert len({first.id, other_kind, other_order.id}) == 3
+
+
+def test_a_refund_tells_the_customer_the_money_is_back_in_full() -> None:
+    event = example(PaymentRefunded, uuid.uuid4())
+    assert isinstance(event, PaymentRefunded)
+    message = domain.refund_notice(event, AT)
+    assert message.kind is domain.Kind.PAYMENT_REFUNDED
+    assert (message.order_id, message.customer_id) == (event.order_id, "alice")
+    assert "refunded" in message.subject
+    assert "refunded 29.99 EUR in full" in message.body
+    assert str(event.payment_id) in message.body
+    assert message.id == domain.notification_id(event.order_id, domain.Kind.PAYMENT_REFUNDED)
+    assert message.id != domain.notification_id(event.order_id, domain.Kind.ORDER_CANCELLED)

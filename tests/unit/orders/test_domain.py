@@ -4,13 +4,15 @@ priced is refused; the newest announced price wins."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orders import domain
 from shop_contracts.money import MAX_MINOR_UNITS, Money
 from shop_contracts.orders import OrderLine, OrderPlaced
+
+DEADLINE = domain.Deadline(timedelta(minutes=15))
 
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 PRICES = {"TEA": Money(amount=1250, currency="EUR"), "MUG": Money(amount=499, currency="EUR")}
@@ -27,7 +29,7 @@ def command(*items: tuple[str, int], currency: str = "EUR") -> domain.PlaceOrder
 
 
 def test_each_line_is_priced_from_the_catalogue_and_the_total_follows() -> None:
-    order, [placed] = domain.place(command(("TEA", 2), ("MUG", 1)), PRICES)
+    order, [placed] = domain.place(command(("TEA", 2), ("MUG", 1)), PRICES, DEADLINE)
 
     assert order.lines == (
         OrderLine(sku="TEA", quantity=2, unit_price=1250),
@@ -39,7 +41,9 @@ def test_each_line_is_priced_from_the_catalogue_and_the_total_follows() -> None:
 
 
 def test_a_free_product_is_priced_at_zero_not_refused() -> None:
-    order, _ = domain.place(command(("GIFT", 3)), {"GIFT": Money(amount=0, currency="EUR")})
+    order, _ = domain.place(
+        command(("GIFT", 3)), {"GIFT": Money(amount=0, currency="EUR")}, DEADLINE
+    )
     assert order.total.amount == 0  # payments declines it (invalid_amount); pricing is faithful
 
 
@@ -70,7 +74,7 @@ def test_what_cannot_be_priced_is_refused_with_its_reason(
     items: list[tuple[str, int]], prices: dict[str, Money], reason: str
 ) -> None:
     with pytest.raises(domain.Unpriceable) as refused:
-        domain.place(command(*items), prices)
+        domain.place(command(*items), prices, DEADLINE)
     assert str(refused.value) == reason
 
 

@@ -10,7 +10,7 @@ import pytest
 from payments import domain
 from shop_contracts.examples import example
 from shop_contracts.money import Money
-from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shop_contracts.stock import StockReserved
 
 AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -100,3 +100,62 @@ def test_nothing_to_capture_is_refused_before_the_provider(amount: int) -> None:
 def test_a_positive_amount_goes_to_the_provider(amount: int) -> None:
     charge = domain.Charge(uuid.uuid4(), "alice", Money(amount=amount, currency="EUR"))
     assert domain.refusal(charge) is None
+
+
+def captured() -> domain.Payment:
+    payment, _ = domain.settle(domain.charge_for(reserved()), domain.Approved(uuid.uuid4()), AT)
+    return payment
+
+
+def declined() -> domain.Payment:
+    payment, _ = domain.settle(domain.charge_for(reserved()), domain.Refused("limit"), AT)
+    return payment
+
+
+def test_a_refund_is_due_only_for_a_captured_payment() -> None:
+    assert domain.is_refund_due(captured())
+    assert not domain.is_refund_due(None)  # nothing taken yet
+    assert not domain.is_refund_due(declined())
+    refunded, _ = domain.refund(captured(), "order cancelled", AT)
+    assert not domain.is_refund_due(refunded)  # given back already: never twice
+
+
+def test_refunding_a_captured_payment_gives_it_all_back_once() -> None:
+    payment = captured()
+    later = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
+
+    refunded, events = domain.refund(payment, "order cancelled (deadline_exceeded)", later)
+
+    assert refunded.status is domain.Status.REFUNDED
+    assert refunded.refunded_at == later
+    assert (refunded.payment_id, refunded.amount) == (payment.payment_id, payment.amount)
+    [event] = events
+    assert event == PaymentRefunded(
+        order_id=payment.order_id,
+        payment_id=payment.payment_id,
+        customer_id=payment.customer_id,
+        amount=payment.amount,
+        reason="order cancelled (deadline_exceeded)",
+        refunded_at=later,
+    )
+    assert domain.refund(refunded, "again", later) == (refunded, [])
+
+
+def test_nothing_is_refunded_for_a_declined_payment() -> None:
+    payment = declined()
+    assert domain.refund(payment, "order cancelled", AT) == (payment, [])
+
+
+def test_a_charge_for_an_order_cancelled_first_is_declined_order_cancelled() -> None:
+    charge = domain.charge_for(reserved())
+    refused = domain.refusal(charge, cancelled=True)
+    assert refused == domain.CANCELLED_FIRST
+    payment, events = domain.settle(charge, refused, AT)
+    assert (payment.status, payment.reason, payment.payment_id) == (
+        domain.Status.DECLINED,
+        "order_cancelled",
+        None,
+    )
+    [event] = events
+    assert isinstance(event, PaymentDeclined)
+    assert event.reason == "order_cancelled"

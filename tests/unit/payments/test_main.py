@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from payments.handlers import capture_payment
 from payments.main import Settings, build
 from payments.provider import SimulatedProvider
+from shop_contracts.orders import OrderCancelled
 from shop_contracts.stock import StockReserved
 
 PROVIDER_VARIABLES = ("PAYMENT_LIMITS", "PAYMENT_DEFAULT_LIMIT", "PAYMENT_FAILURE_RATE")
@@ -51,12 +52,12 @@ def test_bad_provider_settings_fail_fast(
         Settings()
 
 
-def test_build_declares_the_charges_queue_for_stock_reserved() -> None:
+def test_build_declares_the_charges_queue_for_stock_reserved_and_order_cancelled() -> None:
     service = build(Settings())
     [subscription] = service.subscriptions
     assert subscription.purpose == "charges"
-    assert list(subscription.handlers) == [StockReserved]
-    assert [m.name for m in service.migrations] == ["0001_payments"]
+    assert list(subscription.handlers) == [StockReserved, OrderCancelled]
+    assert [m.name for m in service.migrations] == ["0001_payments", "0002_refunds"]
     assert service.router is not None
 
 

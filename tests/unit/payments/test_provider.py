@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import random
+import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from payments.domain import Approved, Charge, Refused
+from payments.domain import Approved, Charge, Refused, settle
 from payments.provider import ProviderUnavailable, SimulatedProvider, payment_id_for
 from shop_contracts.money import Money
 from warren.messaging import PermanentError
+
+AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 def charge(amount: int, customer_id: str = "alice", order_id: uuid.UUID | None = None) -> Charge:
@@ -110,3 +114,22 @@ async def count_failures(provider: SimulatedProvider, calls: int = 1000) -> int:
         except ProviderUnavailable:
             failures += 1
     return failures
+
+
+async def test_a_refund_is_answered_or_fails_transiently_like_a_charge() -> None:
+    payment, _ = settle(charge(100), Approved(uuid.uuid4()), AT)
+    await SimulatedProvider().refund(payment)  # a healthy provider gives it back
+    with pytest.raises(ProviderUnavailable):
+        await SimulatedProvider(failure_rate=1.0).refund(payment)
+
+
+async def test_every_call_takes_the_configured_latency() -> None:
+    provider = SimulatedProvider(latency=0.2)
+    started = time.monotonic()
+    assert isinstance(await provider.charge(charge(10)), Approved)
+    assert time.monotonic() - started >= 0.2
+
+
+def test_a_negative_latency_is_refused() -> None:
+    with pytest.raises(ValueError, match="latency"):
+        SimulatedProvider(latency=-1)

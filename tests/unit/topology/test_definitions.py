@@ -57,7 +57,8 @@ def test_a_service_reads_its_queues_and_the_exchanges_it_binds_to(suite) -> None
     grant = permission(suite["payments"])
     assert re.match(grant.read, "payments.charges")
     assert re.match(grant.read, "inventory.events")  # it binds to stock.reserved
-    for name in ("inventory.reservations", "orders.saga", "orders.events", "inventory.eventsX"):
+    assert re.match(grant.read, "orders.events")  # and to order.cancelled
+    for name in ("inventory.reservations", "orders.saga", "notifications.events", "orders.eventsX"):
         assert not re.match(grant.read, name)
 
 

@@ -1,6 +1,7 @@
-"""What the customer is told when an order ends: the message for each outcome. Pure: no I/O.
+"""What the customer is told when an order ends, and when money for a cancelled order comes back:
+the message for each outcome. Pure: no I/O.
 
-State in, decision out: each function takes the saga's terminal event and the time, and returns the
+State in, decision out: each function takes the saga's event and the time, and returns the
 ``Notification`` to send. It sends nothing and remembers nothing; the store keeps one per order and
 kind.
 """
@@ -14,6 +15,7 @@ from enum import StrEnum
 
 from shop_contracts.money import Money
 from shop_contracts.orders import CancellationReason, OrderCancelled, OrderConfirmed
+from shop_contracts.payments import PaymentRefunded
 
 # Fixed forever: a notification's id is derived from its order and kind, so it is the same on
 # every delivery of the event that causes it.
@@ -28,14 +30,16 @@ _DECIMALS |= dict.fromkeys(("PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XP
 _REASONS: dict[CancellationReason, str] = {
     "out_of_stock": "some items are out of stock",
     "payment_declined": "the payment was declined",
+    "deadline_exceeded": "it could not be completed in time",
 }
 
 
 class Kind(StrEnum):
-    """Which end of an order a notification announces."""
+    """Which end of an order (or which refund) a notification announces."""
 
     ORDER_CONFIRMED = "order_confirmed"
     ORDER_CANCELLED = "order_cancelled"
+    PAYMENT_REFUNDED = "payment_refunded"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,21 @@ def cancellation(event: OrderCancelled, at: datetime) -> Notification:
         body=(
             f"Sorry: order {event.order_id} was cancelled because {_REASONS[event.reason]}"
             f"{detail}. You have not been charged for it."
+        ),
+        at=at,
+    )
+
+
+def refund_notice(event: PaymentRefunded, at: datetime) -> Notification:
+    """The message telling the customer the money taken for their cancelled order is back."""
+    return _notification(
+        event.order_id,
+        event.customer_id,
+        Kind.PAYMENT_REFUNDED,
+        subject=f"Your payment for order {_short(event.order_id)} was refunded",
+        body=(
+            f"Order {event.order_id} was cancelled, but its payment {event.payment_id} went"
+            f" through late. We refunded {_amount(event.amount)} in full."
         ),
         at=at,
     )

@@ -1,4 +1,5 @@
-"""How the notifications service reacts to the end of an order: one function per event, the table.
+"""How the notifications service reacts to the end of an order and to refunds: one function per
+event, then the table.
 
 Compose, record, return nothing to publish. No transaction, AMQP or tracing code here: the runtime
 runs each handler as a unit of work (inbox + state, one commit). Recording is the sending here; the
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from notifications import domain
 from notifications.store import NotificationStore
 from shop_contracts.orders import OrderCancelled, OrderConfirmed
+from shop_contracts.payments import PaymentRefunded
 from warren.contracts.event import Event
 from warren.runtime import Step
 
@@ -28,6 +30,12 @@ async def notify_cancellation(event: OrderCancelled, store: NotificationStore) -
     return []
 
 
+async def notify_refund(event: PaymentRefunded, store: NotificationStore) -> list[Event]:
+    """A late capture of a cancelled order was refunded: tell the customer their money is back."""
+    await store.add(domain.refund_notice(event, _now()))
+    return []
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -35,4 +43,5 @@ def _now() -> datetime:
 HANDLERS: dict[type[Event], Step[NotificationStore]] = {
     OrderConfirmed: notify_confirmation,
     OrderCancelled: notify_cancellation,
+    PaymentRefunded: notify_refund,
 }

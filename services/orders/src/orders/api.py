@@ -203,7 +203,9 @@ class _Replayed(Exception):
         self.order_id = order_id
 
 
-async def _place(placement: _Placement, store: OrderStore) -> list[Event]:
+async def _place(
+    placement: _Placement, store: OrderStore, deadline: domain.Deadline
+) -> list[Event]:
     command, claim = placement.command, placement.claim
     if claim is not None:
         held = await store.claim_key(
@@ -222,7 +224,7 @@ async def _place(placement: _Placement, store: OrderStore) -> list[Event]:
         if held.order_id != command.order_id:
             raise _Replayed(held.order_id)  # rolls back nothing: the claim changed no row
     prices = await store.prices_of(item.sku for item in command.items)
-    order, events = domain.place(command, prices)
+    order, events = domain.place(command, prices, deadline)
     await store.add(order)
     return events
 

@@ -2,15 +2,17 @@
 
 State in, decision out: every function takes an ``Order`` (and what happened) and returns the new
 ``Order`` with the events to publish. An order ends in exactly one terminal state; a reply that
-arrives after that changes nothing. Prices are the catalogue's, never the customer's: ``place``
-prices each line from the prices inventory announced, and refuses what it cannot price.
+arrives after that changes nothing but the history. Prices are the catalogue's, never the
+customer's: ``place`` prices each line from the prices inventory announced, and refuses what it
+cannot price. An order gets its deadline when it is placed; one still open at its deadline is
+cancelled (``deadline_exceeded``), so no order waits forever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -58,6 +60,7 @@ class Order:
     currency: str
     status: Status
     history: tuple[Step, ...]
+    deadline_at: datetime
     trace_id: str | None = None
 
     @property
@@ -85,6 +88,22 @@ class PlaceOrder:
     currency: str
     at: datetime
     trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """How long an order may stay open: ``after`` its placement it is cancelled if not terminal."""
+
+    after: timedelta
+
+    def __post_init__(self) -> None:
+        if self.after <= timedelta(0):
+            raise ValueError(f"the order deadline must be positive, not {self.after}")
+
+    @property
+    def sweep_interval(self) -> float:
+        """Seconds between two sweeps: a tenth of the deadline, within [0.5 s, 30 s]."""
+        return min(30.0, max(0.5, self.after.total_seconds() / 10))
 
 
 @dataclass(frozen=True)
@@ -132,8 +151,9 @@ def price_lines(
     return lines
 
 
-def place(command: PlaceOrder, prices: Mapping[str, Money]) -> Decision:
-    """A new pending order, priced from ``prices``, and the ``order.placed`` that starts the saga.
+def place(command: PlaceOrder, prices: Mapping[str, Money], deadline: Deadline) -> Decision:
+    """A new pending order, priced from ``prices`` and due by ``deadline``, and the
+    ``order.placed`` that starts the saga.
 
     Raises ``Unpriceable`` when a line cannot be priced: no order exists then.
     """
@@ -144,6 +164,7 @@ def place(command: PlaceOrder, prices: Mapping[str, Money]) -> Decision:
         currency=command.currency,
         status=Status.PENDING,
         history=(Step(command.at, Status.PENDING, "order placed"),),
+        deadline_at=command.at + deadline.after,
         trace_id=command.trace_id,
     )
     placed = OrderPlaced(
@@ -164,7 +185,13 @@ def note_reservation(order: Order, at: datetime) -> Decision:
 
 
 def confirm(order: Order, payment_id: UUID, at: datetime) -> Decision:
-    """Payment captured: the order is confirmed (once)."""
+    """Payment captured: the order is confirmed (once).
+
+    A capture that arrives after the order was cancelled (its deadline passed first) never
+    confirms it: the order stays cancelled, and payments refunds the money on ``order.cancelled``.
+    """
+    if order.status is Status.CANCELLED:
+        return note(order, at, f"payment {payment_id} captured after cancellation; to be refunded")
     if order.status.is_terminal:
         return _unchanged(order)
     confirmed = _move(order, Status.CONFIRMED, at, f"payment {payment_id} captured")
@@ -179,7 +206,7 @@ def confirm(order: Order, payment_id: UUID, at: datetime) -> Decision:
 
 
 def cancel(order: Order, reason: CancellationReason, detail: str, at: datetime) -> Decision:
-    """Out of stock or payment declined: the order is cancelled (once)."""
+    """Out of stock, payment declined or deadline passed: the order is cancelled (once)."""
     if order.status.is_terminal:
         return _unchanged(order)
     cancelled = _move(order, Status.CANCELLED, at, f"{reason}: {detail}"[:500])
@@ -191,6 +218,20 @@ def cancel(order: Order, reason: CancellationReason, detail: str, at: datetime) 
         cancelled_at=at,
     )
     return cancelled, [event]
+
+
+def expire(order: Order, at: datetime) -> Decision:
+    """At or past its deadline and still open: the order is cancelled, ``deadline_exceeded``."""
+    if order.status.is_terminal or at < order.deadline_at:
+        return _unchanged(order)
+    waiting = "stock" if order.status is Status.PENDING else "payment"
+    detail = f"no {waiting} reply by the deadline {order.deadline_at.isoformat()}"
+    return cancel(order, "deadline_exceeded", detail, at)
+
+
+def note(order: Order, at: datetime, text: str) -> Decision:
+    """Record something that happened without changing the status."""
+    return replace(order, history=(*order.history, Step(at, order.status, text))), []
 
 
 def _move(order: Order, status: Status, at: datetime, text: str) -> Order:

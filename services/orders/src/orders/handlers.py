@@ -13,7 +13,7 @@ from uuid import UUID
 
 from orders import domain
 from orders.store import OrderStore
-from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shop_contracts.products import ProductPriced
 from shop_contracts.stock import StockRejected, StockReserved
 from warren.contracts.event import Event
@@ -62,6 +62,13 @@ async def record_price(event: ProductPriced, store: OrderStore) -> list[Event]:
     return []
 
 
+async def note_refund(event: PaymentRefunded, store: OrderStore) -> list[Event]:
+    """A late capture of a cancelled order was given back (history only)."""
+    amount = f"{event.amount.amount} {event.amount.currency}"
+    text = f"payment {event.payment_id} refunded ({amount})"
+    return await _decide(store, event.order_id, lambda o: domain.note(o, event.refunded_at, text))
+
+
 async def _decide(
     store: OrderStore, order_id: UUID, decide: Callable[[domain.Order], domain.Decision]
 ) -> list[Event]:
@@ -82,6 +89,7 @@ HANDLERS: dict[type[Event], Step[OrderStore]] = {
     StockRejected: cancel_out_of_stock,
     PaymentCaptured: confirm_order,
     PaymentDeclined: cancel_declined,
+    PaymentRefunded: note_refund,
 }
 
 PRICE_HANDLERS: dict[type[Event], Step[OrderStore]] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,8 +23,8 @@ from warren.db import Connection
 # line) are written in one statement, one round trip.
 _ADD = """
 WITH placed AS (
-    INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id)
-    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+    INSERT INTO orders (id, customer_id, currency, lines, total, status, trace_id, deadline_at)
+    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $12)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), history AS (
@@ -61,6 +62,15 @@ RETURNING order_id, fingerprint
 # A separate statement: under READ COMMITTED it sees the row of a concurrent claim that won.
 _HELD = "SELECT order_id, fingerprint FROM idempotency_keys WHERE customer_id = $1 AND key = $2"
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+# Open orders past their deadline, oldest first. SKIP LOCKED: an order a saga reply (or another
+# replica's sweep) holds is left to it; the next sweep sees it again if it is still open.
+_CLAIM_OVERDUE = """
+SELECT * FROM orders
+WHERE status IN ('pending', 'reserved') AND deadline_at <= $1
+ORDER BY deadline_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
 _HISTORY = "SELECT at, status, note FROM order_history WHERE order_id = $1 ORDER BY seq"
 
 
@@ -90,6 +100,7 @@ class OrderStore:
             order.status.value,
             order.trace_id,
             *_columns(order.history, start=0),
+            order.deadline_at,
         )
         return bool(inserted)
 
@@ -129,6 +140,29 @@ class OrderStore:
         history = await self.conn.fetch(_HISTORY, order_id)
         steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
         return _order(row, history=steps)
+
+    async def claim_overdue(self, at: datetime, limit: int) -> list[Order]:
+        """Up to ``limit`` open orders due by ``at``, row-locked until the transaction ends.
+
+        Orders locked elsewhere are skipped, so concurrent sweepers never wait for or repeat
+        each other's work.
+        """
+        rows = await self.conn.fetch(_CLAIM_OVERDUE, at, limit)
+        orders = []
+        for row in rows:
+            history = await self.conn.fetch(_HISTORY, row["id"])
+            steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
+            orders.append(_order(row, history=steps))
+        return orders
+
+    async def count_open_due_by(self, at: datetime) -> int:
+        """How many open orders were due by ``at`` (and so are overdue now)."""
+        count = await self.conn.fetchval(
+            "SELECT count(*) FROM orders "
+            "WHERE status IN ('pending', 'reserved') AND deadline_at <= $1",
+            at,
+        )
+        return int(count)
 
     async def save(self, before: Order, after: Order) -> None:
         """Persist the move from ``before`` to ``after``: status and new history lines."""
@@ -223,5 +257,6 @@ def _order(row: object, *, history: tuple[Step, ...]) -> Order:
         currency=record["currency"],
         status=Status(record["status"]),
         history=history,
+        deadline_at=record["deadline_at"],
         trace_id=record["trace_id"],
     )

@@ -34,11 +34,12 @@ class PaymentView(BaseModel):
     payment_id: uuid.UUID | None
     reason: str | None
     created_at: datetime
+    refunded_at: datetime | None = None
 
 
 @router.get("/{order_id}", response_model=PaymentView, responses=runtime.NOT_FOUND)
 async def get_payment(order_id: uuid.UUID, store: Store, caller: Reading) -> PaymentView:
-    """The payment of ``order_id`` (captured or declined); 404 while it has none (or another's)."""
+    """The payment of ``order_id`` (captured, declined or refunded); 404 if none (or another's)."""
     payment = await store.get(order_id)
     if payment is None or not caller.may_see(payment.customer_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no payment for order {order_id}")
@@ -51,4 +52,5 @@ async def get_payment(order_id: uuid.UUID, store: Store, caller: Reading) -> Pay
         payment_id=payment.payment_id,
         reason=payment.reason,
         created_at=payment.at,
+        refunded_at=payment.refunded_at,
     )

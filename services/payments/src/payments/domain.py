@@ -1,29 +1,35 @@
-"""The rules of a payment: what to charge for an order, and what the provider's answer means. Pure.
+"""The rules of a payment: what to charge for an order, what the provider's answer means, and
+when money must go back. Pure.
 
 State in, decision out: ``charge_for`` turns reserved stock into the charge to ask for; ``refusal``
 says when a charge must not reach the provider at all (nothing to take: a zero amount is never
-captured); ``settle`` turns the answer into the payment to record and the event to publish. No
-I/O, no clock, no provider calls: the handler asks the provider and passes its answer in.
+captured; the order was cancelled first); ``settle`` turns the answer into the payment to record
+and the event to publish; ``refund`` turns a captured payment of a cancelled order into its
+refund. Money is never kept for a cancelled order: cancelled before its charge, the charge is
+refused (``CANCELLED_FIRST``); cancelled after, it is refunded. No I/O, no clock, no provider
+calls: the handler asks the provider and passes its answer in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
 from shop_contracts.money import Money
-from shop_contracts.payments import PaymentCaptured, PaymentDeclined
+from shop_contracts.payments import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shop_contracts.stock import StockReserved
 from warren.contracts.event import Event
 
 
 class Status(StrEnum):
-    """How a payment ended; both are final."""
+    """Where a payment is: ``declined`` and ``refunded`` are final; ``captured`` is final unless
+    its order turns out to be cancelled, when it is refunded."""
 
     CAPTURED = "captured"
     DECLINED = "declined"
+    REFUNDED = "refunded"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class Refused:
 
 Answer = Approved | Refused
 
+CANCELLED_FIRST = Refused("order_cancelled")
+"""The answer for a charge whose order was cancelled before it: declined, never sent on."""
+
 
 @dataclass(frozen=True)
 class Payment:
@@ -63,6 +72,7 @@ class Payment:
     payment_id: UUID | None
     reason: str | None
     at: datetime
+    refunded_at: datetime | None = None
 
 
 def charge_for(reserved: StockReserved) -> Charge:
@@ -76,12 +86,15 @@ INVALID_AMOUNT = "invalid_amount"
 """The reason a charge of nothing (or less) is declined without asking the provider."""
 
 
-def refusal(charge: Charge) -> Refused | None:
+def refusal(charge: Charge, *, cancelled: bool = False) -> Refused | None:
     """Why ``charge`` is declined before the provider is asked, or None if it may be asked.
 
     A payment captures money: an amount of zero (or less) is never captured, whatever produced
-    it, so the order is declined and cancelled by the saga rather than confirmed for free.
+    it, so the order is declined and cancelled by the saga rather than confirmed for free. Nor
+    is an order that was ``cancelled`` before its charge (its deadline passed first).
     """
+    if cancelled:
+        return CANCELLED_FIRST
     if charge.amount.amount <= 0:
         amount = f"{charge.amount.amount} {charge.amount.currency}"
         return Refused(f"{INVALID_AMOUNT}: {amount} is not an amount that can be captured")
@@ -93,6 +106,27 @@ def settle(charge: Charge, answer: Answer, at: datetime) -> tuple[Payment, list[
     if isinstance(answer, Approved):
         return _captured(charge, answer.payment_id, at)
     return _declined(charge, answer.reason, at)
+
+
+def is_refund_due(payment: Payment | None) -> bool:
+    """Whether the order just cancelled has money to give back: a captured, unrefunded payment."""
+    return payment is not None and payment.status is Status.CAPTURED
+
+
+def refund(payment: Payment, reason: str, at: datetime) -> tuple[Payment, list[Event]]:
+    """The refunded payment and its ``payment.refunded``; nothing if no refund is due."""
+    if not is_refund_due(payment) or payment.payment_id is None:
+        return payment, []
+    refunded = replace(payment, status=Status.REFUNDED, refunded_at=at)
+    event = PaymentRefunded(
+        order_id=payment.order_id,
+        payment_id=payment.payment_id,
+        customer_id=payment.customer_id,
+        amount=payment.amount,
+        reason=reason.strip()[:500] or "order cancelled",
+        refunded_at=at,
+    )
+    return refunded, [event]
 
 
 def _captured(charge: Charge, payment_id: UUID, at: datetime) -> tuple[Payment, list[Event]]:

@@ -1,11 +1,13 @@
 """The payments store: one payment per order in the service's own PostgreSQL database.
 
-One class, SQL inline, methods named by intent. It persists what the domain decided; it decides
-nothing, calls no provider and publishes nothing.
+One class, SQL inline, methods named by intent. It persists what the domain decided (payments, their
+refunds, and the orders cancelled before any payment); it decides nothing, calls no provider and
+publishes nothing.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from asyncpg import Record
@@ -20,6 +22,17 @@ class PaymentStore:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    async def lock(self, order_id: UUID) -> None:
+        """Serialise, until the transaction ends, everything done about ``order_id``'s money.
+
+        A transaction-scoped advisory lock, since the row to lock may not exist yet: a charge and
+        the order's cancellation never interleave, so no capture slips past a cancellation.
+        """
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('payments/' || $1::uuid::text, 0))",
+            order_id,
+        )
 
     async def add(self, payment: Payment) -> bool:
         """Record the payment of an order; False if that order already has one (nothing changes)."""
@@ -47,6 +60,33 @@ class PaymentStore:
         row = await self.conn.fetchrow("SELECT * FROM payments WHERE order_id = $1", order_id)
         return None if row is None else _payment(row)
 
+    async def mark_refunded(self, payment: Payment) -> None:
+        """Record that the captured ``payment`` was given back."""
+        await self.conn.execute(
+            "UPDATE payments SET status = $2, refunded_at = $3 "
+            "WHERE order_id = $1 AND status = 'captured'",
+            payment.order_id,
+            payment.status.value,
+            payment.refunded_at,
+        )
+
+    async def remember_cancelled(self, order_id: UUID, reason: str, at: datetime) -> None:
+        """Remember that ``order_id`` was cancelled before any payment (once)."""
+        await self.conn.execute(
+            "INSERT INTO cancelled_orders (order_id, reason, cancelled_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (order_id) DO NOTHING",
+            order_id,
+            reason,
+            at,
+        )
+
+    async def is_cancelled(self, order_id: UUID) -> bool:
+        """Whether ``order_id`` was cancelled before any payment was made for it."""
+        found = await self.conn.fetchval(
+            "SELECT true FROM cancelled_orders WHERE order_id = $1", order_id
+        )
+        return bool(found)
+
 
 def _payment(row: Record) -> Payment:
     return Payment(
@@ -57,4 +97,5 @@ def _payment(row: Record) -> Payment:
         payment_id=row["payment_id"],
         reason=row["reason"],
         at=row["created_at"],
+        refunded_at=row["refunded_at"],
     )

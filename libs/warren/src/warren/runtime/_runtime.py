@@ -1,12 +1,14 @@
 """The lifecycle of one service process: its parts, started and stopped in order.
 
-Owns the order (pool and broker -> topology -> start hooks -> outbox relay and consumers; the
-reverse on the way down) and the live objects HTTP routes reach through ``request.app.state``.
+Owns the order (pool and broker -> topology -> start hooks -> outbox relay and consumers ->
+background loops; the reverse on the way down) and the live objects HTTP routes reach through
+``request.app.state``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -51,6 +53,7 @@ class Runtime(Generic[S]):
         self.consumers: list[Consumer] = []
         self.relay: OutboxRelay | None = None
         self.housekeeping: Housekeeping | None = None
+        self.loops: list[asyncio.Task[None]] = []
 
     @property
     def database(self) -> Database:
@@ -121,10 +124,22 @@ class Runtime(Generic[S]):
             for queue in queues
         ]
         await asyncio.gather(*(consumer.start() for consumer in self.consumers))
+        self.loops = [
+            asyncio.create_task(loop(self), name=f"{self.service.name}-{_name_of(loop)}")
+            for loop in self.service.background
+        ]
+        for task in self.loops:
+            task.add_done_callback(_report_end)
         log.info("service started", queues=[q.name for q in queues])
 
     async def stop(self) -> None:
-        """Stop consumers (draining in-flight work), the relay, then close broker and pool."""
+        """Stop background loops, consumers (draining in-flight work), the relay, then close."""
+        for task in self.loops:
+            task.cancel()
+        for task in self.loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.loops = []
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
         if self.housekeeping is not None:
             await self.housekeeping.stop()
@@ -183,3 +198,13 @@ class Runtime(Generic[S]):
 
         handle.__qualname__ = handle.__name__ = getattr(step, "__name__", "handle")
         return handle
+
+
+def _name_of(loop: object) -> str:
+    return str(getattr(loop, "__name__", "loop"))
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    # A loop ends only when stopped; anything else is a bug that must not pass unnoticed.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background loop died", loop=task.get_name(), error=repr(task.exception()))

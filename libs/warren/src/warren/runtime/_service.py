@@ -6,7 +6,7 @@ message handlers and HTTP writes). It starts nothing; ``Runtime`` brings a ``Ser
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, TypeVar
 
@@ -51,6 +51,11 @@ class Service(Generic[S]):
     subscriptions: Sequence[Subscription[S]] = ()
     router: APIRouter | None = None
     on_start: Sequence[Callable[[Runtime[S]], Awaitable[None]]] = field(default_factory=tuple)
+    background: Sequence[Callable[[Runtime[S]], Coroutine[Any, Any, None]]] = field(
+        default_factory=tuple
+    )
+    """Loops that run for the life of the process (a deadline sweeper): started after the relay
+    and the consumers, cancelled first on stop. A loop must survive its own transient errors."""
     title: str = ""
     dashboard: Sequence[Graph] = ()
     """Panels of this service's own on the project's Grafana board (``warren dashboards``)."""
