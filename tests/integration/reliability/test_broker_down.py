@@ -15,10 +15,11 @@ import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.harness import RabbitCluster, rabbitmq_cluster
 from warren import db
 from warren.db import Database
 from warren.messaging import Broker, OutboxRelay, PublishError, prepare, to_record
-from warren.testing import RabbitCluster, rabbitmq_cluster, wait_until
+from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 

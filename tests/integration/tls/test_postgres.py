@@ -13,8 +13,9 @@ import asyncpg
 import pytest
 from tls_setup import Pki, database_url
 
+from tests.harness import PostgresCluster
 from warren import db
-from warren.testing import PostgresCluster, wait_until
+from warren.testing import wait_until
 
 
 def verified(postgres: PostgresCluster, pki: Pki, **overrides: str) -> str:
