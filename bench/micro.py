@@ -28,7 +28,7 @@ from bench import workload
 from shop_contracts.orders import OrderPlaced
 from warren import telemetry
 from warren.contracts.envelope import decode, decode_as, encode, wrap
-from warren.messaging import prepare
+from warren.messaging.message import prepare
 from warren.telemetry._otlp import encode_request
 
 BATCH = 128

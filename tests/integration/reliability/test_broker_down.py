@@ -17,7 +17,9 @@ from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from tests.harness import RabbitCluster, rabbitmq_cluster
 from warren.db import Database, outbox
-from warren.messaging import Broker, OutboxRelay, PublishError, prepare, to_record
+from warren.messaging import Broker, PublishError
+from warren.messaging.message import prepare
+from warren.messaging.relay import OutboxRelay, to_record
 from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")

@@ -28,7 +28,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from warren.cli._publish import Unpublishable, connected_broker, management_of, vhost_of
-from warren.messaging import Broker, OutgoingMessage, PublishError
+from warren.messaging import Broker, PublishError
+from warren.messaging.message import OutgoingMessage
 
 T = TypeVar("T")
 Readdress = Callable[[AbstractIncomingMessage, str], OutgoingMessage]

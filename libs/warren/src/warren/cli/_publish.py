@@ -25,7 +25,8 @@ from warren.cli._app import app
 from warren.cli._project import load_project
 from warren.contracts.event import Event
 from warren.contracts.registry import UnknownEventType
-from warren.messaging import Broker, OutgoingMessage, PublishError, UnroutableError, prepare
+from warren.messaging import Broker, PublishError, UnroutableError
+from warren.messaging.message import OutgoingMessage, prepare
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/warren"
 

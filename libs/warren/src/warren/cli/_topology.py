@@ -21,7 +21,8 @@ from rich.console import Console
 
 from warren.cli._app import app
 from warren.cli._project import load_project
-from warren.messaging import Broker, ServiceTopology, definitions
+from warren.messaging import Broker
+from warren.messaging.definitions import ServiceTopology, definitions
 from warren.runtime import Runtime
 
 topology = typer.Typer(help="Export, apply and compare the suite's broker topology.")

@@ -32,16 +32,16 @@ from opentelemetry.trace import SpanKind
 
 from warren import telemetry
 from warren.contracts.event import Event
-from warren.messaging import _nodes as nodes
+from warren.messaging import nodes
 from warren.messaging._errors import (
     MessageTooLarge,
     PublishError,
     TopologyError,
     UnroutableError,
 )
-from warren.messaging._message import OutgoingMessage, prepare
 from warren.messaging._metrics import PublishMeter
-from warren.messaging._topology import (
+from warren.messaging.message import OutgoingMessage, prepare
+from warren.messaging.topology import (
     WorkQueue,
     declare,
     declare_events_exchange,

@@ -29,16 +29,7 @@ from warren.contracts.envelope import CONTENT_TYPE, Envelope, EnvelopeError, dec
 from warren.contracts.event import Event
 from warren.contracts.violation import describe
 from warren.messaging._broker import Broker
-from warren.messaging._definitions import user_prefix
 from warren.messaging._delivery import Delivery
-from warren.messaging._edge import (
-    ATTEMPTS,
-    ORIGINAL_EXCHANGE,
-    ORIGINAL_ROUTING_KEY,
-    ORIGINAL_USER,
-    Edge,
-    is_platform_header,
-)
 from warren.messaging._errors import (
     MalformedMessage,
     MessageTooLarge,
@@ -47,9 +38,18 @@ from warren.messaging._errors import (
     UnexpectedEventType,
     UntrustedSource,
 )
-from warren.messaging._message import OutgoingMessage
 from warren.messaging._metrics import ConsumeMeter
-from warren.messaging._topology import WorkQueue, dead_letter_exchange, retry_exchange
+from warren.messaging.definitions import user_prefix
+from warren.messaging.edge import (
+    ATTEMPTS,
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_ROUTING_KEY,
+    ORIGINAL_USER,
+    Edge,
+    is_platform_header,
+)
+from warren.messaging.message import OutgoingMessage
+from warren.messaging.topology import WorkQueue, dead_letter_exchange, retry_exchange
 from warren.telemetry import attributes as attr
 from warren.telemetry import metrics
 

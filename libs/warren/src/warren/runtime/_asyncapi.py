@@ -18,7 +18,8 @@ from pydantic.json_schema import models_json_schema
 
 from warren.contracts.envelope import CONTENT_TYPE, Envelope
 from warren.contracts.event import Event
-from warren.messaging import WorkQueue, events_exchange
+from warren.messaging import WorkQueue
+from warren.messaging.topology import events_exchange
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 

@@ -15,7 +15,9 @@ from opentelemetry import trace
 from warren import db
 from warren.contracts.event import Event
 from warren.db import Connection, inbox, outbox
-from warren.messaging import Delivery, prepare, to_record
+from warren.messaging import Delivery
+from warren.messaging.message import prepare
+from warren.messaging.relay import to_record
 from warren.runtime._injection import Call, bind
 from warren.runtime._service import Step
 from warren.telemetry import attributes as attr

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from warren.messaging import ServiceTopology, definitions, user_name
+from warren.messaging.definitions import ServiceTopology, definitions, user_name
 from warren.testing._vhost import vhost_url
 
 

@@ -21,7 +21,7 @@ import structlog
 from warren import db, telemetry
 from warren.db import listener, outbox
 from warren.messaging._broker import Broker
-from warren.messaging._message import OutgoingMessage
+from warren.messaging.message import OutgoingMessage
 from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)

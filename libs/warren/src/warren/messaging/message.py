@@ -18,7 +18,7 @@ from aiormq import spec
 from warren import telemetry
 from warren.contracts.envelope import CONTENT_TYPE, serialize
 from warren.contracts.event import Event
-from warren.messaging._topology import events_exchange
+from warren.messaging.topology import events_exchange
 
 _PERSISTENT = int(DeliveryMode.PERSISTENT)
 
