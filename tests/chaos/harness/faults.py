@@ -23,7 +23,7 @@ import httpx
 import orjson
 
 from tests.harness import PostgresCluster, RabbitCluster, RabbitNode
-from warren.runtime import Suite
+from warren.runtime.suite import Suite
 
 from .stream import order_body, order_headers
 

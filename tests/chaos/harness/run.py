@@ -25,7 +25,7 @@ import structlog
 
 from tests.harness import postgres_cluster, rabbitmq_cluster
 from warren.cli._project import load_project
-from warren.runtime import Suite
+from warren.runtime.suite import Suite
 from warren.testing import free_ports, wait_until
 
 from .faults import FAULTS, Stage

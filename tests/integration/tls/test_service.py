@@ -15,7 +15,7 @@ from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from tests.harness import PostgresCluster, RabbitCluster
 from warren.messaging import Broker
-from warren.runtime import Suite
+from warren.runtime.suite import Suite
 from warren.testing import EventTap, free_ports, wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")

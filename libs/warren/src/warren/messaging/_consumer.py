@@ -52,6 +52,7 @@ from warren.messaging.message import OutgoingMessage
 from warren.messaging.topology import WorkQueue, dead_letter_exchange, retry_exchange
 from warren.telemetry import attributes as attr
 from warren.telemetry import metrics
+from warren.telemetry.context import extract, inject
 
 log = structlog.get_logger(__name__)
 
@@ -263,7 +264,7 @@ class Consumer:
             # the handler publishes (and the logs), as it would through a no-op span.
             headers = properties.headers
             carried = headers is not None and "traceparent" in headers
-            token = otel_context.attach(telemetry.extract(headers)) if carried else None
+            token = otel_context.attach(extract(headers)) if carried else None
             try:
                 await self._handle(message, attempt, trace.INVALID_SPAN)
             finally:
@@ -272,7 +273,7 @@ class Consumer:
             return
         with self._tracer.start_as_current_span(
             self._span_name,
-            context=telemetry.extract(properties.headers),  # parent: the PRODUCER span
+            context=extract(properties.headers),  # parent: the PRODUCER span
             kind=SpanKind.CONSUMER,
             attributes=self._consumer_attributes(message, attempt),
         ) as span:
@@ -524,7 +525,7 @@ class Consumer:
         # headers), so the trace reads: publish -> process (failed) -> publish retry -> process.
         headers.pop("traceparent", None)
         headers.pop("tracestate", None)
-        telemetry.inject(headers)
+        inject(headers)
         if self._edge.is_retried(message.exchange, message.routing_key):
             headers.setdefault(ORIGINAL_EXCHANGE, message.exchange or "")
             headers.setdefault(ORIGINAL_ROUTING_KEY, message.routing_key or "")

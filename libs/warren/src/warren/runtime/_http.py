@@ -20,14 +20,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from warren import telemetry
-from warren.runtime._asyncapi import asyncapi_document
 from warren.runtime._auth import Authenticator, is_secured
 from warren.runtime._limits import InputLimits, explain_invalid
 from warren.runtime._metrics import MetricsServer
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 from warren.runtime._unit_of_work import Writer
+from warren.runtime.asyncapi import asyncapi_document
+from warren.telemetry.http import RequestTelemetry
 
 health = APIRouter(tags=["health"])
 
@@ -151,7 +151,7 @@ def create_app(service: Service[Any], *, serve_metrics: bool = False) -> FastAPI
         max_header_bytes=settings.max_header_bytes,
         max_json_depth=settings.max_json_depth,
     )
-    app.add_middleware(telemetry.RequestTelemetry)  # outermost: it also counts the refusals
+    app.add_middleware(RequestTelemetry)  # outermost: it also counts the refusals
     app.include_router(health)
     app.include_router(spec)
     if service.router is not None:
