@@ -7,8 +7,8 @@ the consumer admits a message only the way its type's owner publishes it (``Untr
 What the platform's runtime and CLI need beyond that lives in public modules named by their noun:
 ``topology`` (exchange names, queue arguments), ``definitions`` (the broker's users, permissions
 and ``definitions.json``), ``edge`` (where each event type may come from), ``message`` (an
-outgoing message), ``relay`` (the outbox relay) and ``nodes`` (a cluster's AMQP URL). Never
-import its ``_``-modules.
+outgoing message), ``relay`` (the outbox relay), ``nodes`` (a cluster's AMQP URL) and ``url``
+(an AMQP URL's vhost, credentials and management API). Never import its ``_``-modules.
 """
 
 from warren.messaging._broker import Broker
