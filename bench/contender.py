@@ -199,7 +199,7 @@ class WarrenSend(Warren):
     def _message(self, event: OrderPlaced, message_id: str) -> Any:
         message = getattr(self, "_prepared", None)
         if message is None:
-            from warren.messaging import prepare
+            from warren.messaging.message import prepare
 
             message = self._prepared = prepare(event, service=workload.SERVICE)
         return message

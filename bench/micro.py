@@ -26,10 +26,10 @@ from opentelemetry.trace import SpanKind
 
 from bench import workload
 from shop_contracts.orders import OrderPlaced
-from warren import telemetry
 from warren.contracts.envelope import decode, decode_as, encode, wrap
-from warren.messaging import prepare
+from warren.messaging.message import prepare
 from warren.telemetry._otlp import encode_request
+from warren.telemetry.context import extract, inject
 
 BATCH = 128
 """Spans per OTLP request in the encoding steps (reported per span)."""
@@ -63,7 +63,7 @@ def steps() -> dict[str, Callable[[], Any]]:
 
     def inject_in_span() -> None:
         with sdk.start_as_current_span("x"):
-            telemetry.inject({})
+            inject({})
 
     def bound() -> None:
         with structlog.contextvars.bound_contextvars(event_id="x", event_type="y"):
@@ -84,10 +84,10 @@ def steps() -> dict[str, Callable[[], Any]]:
         "publish: OutgoingMessage.properties (what Broker.send sends)": lambda: message.properties(
             dict(message.headers)
         ),
-        "trace: inject, no span (no-op)": lambda: telemetry.inject({}),
+        "trace: inject, no span (no-op)": lambda: inject({}),
         "trace: inject inside an SDK span": inject_in_span,
-        "trace: extract traceparent": lambda: telemetry.extract(headers),
-        "trace: extract, no headers": lambda: telemetry.extract({}),
+        "trace: extract traceparent": lambda: extract(headers),
+        "trace: extract, no headers": lambda: extract({}),
         "trace: span, no-op tracer": span(noop),
         "trace: span, SDK provider, recording, no processor": span(sdk),
         "trace: span, SDK provider, ALWAYS_OFF sampler": span(sampled_off),

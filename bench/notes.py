@@ -40,11 +40,11 @@ Load average at start **{load}**, at end {load_end} (1, 5, 15 min).
   receiver started by the bench that accepts and discards (`bench/receiver.py`).
 - **warren inbox+outbox**: the handler runs through `warren.runtime.Writer.consume` on a fresh
   PostgreSQL database: inbox row and one outbox row committed before the ack (no relay running).
-- **The saga**: `warren.runtime.Suite` runs the four services as processes on their own vhost and
-  databases, with the settings of `make run` except stock and payment limits large enough that
-  every order is confirmed. Orders go in over HTTP; a tap (`bench/tap.py`) sees every event on the
-  wire. Paced: open loop at 20/s, then at the target's 50/s (each for the same time; every
-  order is waited for). Saturation: a closed loop of customers, each
+- **The saga**: `warren.runtime.suite.Suite` runs the four services as processes on their own
+  vhost and databases, with the settings of `make run` except stock and payment limits large
+  enough that every order is confirmed. Orders go in over HTTP; a tap (`bench/tap.py`) sees
+  every event on the wire. Paced: open loop at 20/s, then at the target's 50/s (each for the
+  same time; every order is waited for). Saturation: a closed loop of customers, each
   ordering again as soon as the last order is confirmed. Per-hop times come from the CloudEvents
   `time` each service writes in the step's transaction; the last hop is the orders relay's lag.
 - **The outbox relay**: rows written first and a relay timed draining them (rows/s); then, with

@@ -26,7 +26,8 @@ from bench.stats import percentiles
 from bench.tap import Stopwatch
 from shop_contracts.orders import OrderPlaced
 from warren.db import Connection, Database
-from warren.messaging import Broker, OutboxRelay
+from warren.messaging import Broker
+from warren.messaging.relay import OutboxRelay
 from warren.runtime import Writer
 from warren.testing import fresh_database, fresh_vhost
 

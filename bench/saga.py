@@ -1,7 +1,7 @@
 """The saga under load: the four services as processes, orders in over HTTP, confirmations out.
 
-``python -m bench.saga '<json spec>'`` starts the suite (``warren.runtime.Suite``) on its own vhost
-and databases, then measures two phases and prints one ``RESULT {...}`` line:
+``python -m bench.saga '<json spec>'`` starts the suite (``warren.runtime.suite.Suite``) on its
+own vhost and databases, then measures two phases and prints one ``RESULT {...}`` line:
 
 - **paced**: orders at a fixed offered rate (open loop, 50/s by default); latency from the start
   of ``POST /orders`` to ``order.confirmed`` seen on the wire, and where that time goes, hop by
@@ -38,7 +38,8 @@ from bench.stats import percentiles
 from bench.tap import Stopwatch
 from shop_contracts.catalogue import REGISTRY
 from warren.cli._project import load_project
-from warren.runtime import Issuer, Suite
+from warren.runtime import Issuer
+from warren.runtime.suite import Suite
 from warren.testing import fresh_vhost
 
 SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order

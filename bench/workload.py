@@ -19,7 +19,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from shop_contracts.money import Money
 from shop_contracts.orders import OrderLine, OrderPlaced
 from warren.contracts.envelope import CONTENT_TYPE
-from warren.messaging import Broker, WorkQueue, prepare
+from warren.messaging import Broker, WorkQueue
+from warren.messaging.message import prepare
 
 SERVICE = "bench"
 EXCHANGE = "orders.events"

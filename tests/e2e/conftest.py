@@ -19,7 +19,8 @@ import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from warren.cli._project import load_project
-from warren.runtime import Issuer, Suite
+from warren.runtime import Issuer
+from warren.runtime.suite import Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 # The suite's one list ([tool.warren] services), in its start order: consumers first, so every

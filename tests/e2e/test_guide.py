@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PAYMENT_LIMITS, Shop
-from warren.runtime import Issuer, Suite
+from warren.runtime import Issuer
+from warren.runtime.suite import Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ import pytest
 
 from warren.cli._project import load_project
 from warren.cli._topology import service_topologies
-from warren.runtime import Issuer, Suite
+from warren.runtime import Issuer
+from warren.runtime.suite import Suite
 from warren.testing import Servers, drop_databases, free_ports, provisioned_vhost, wait_until
 
 SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order

@@ -36,7 +36,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from prometheus_client.parser import text_string_to_metric_families
 
 from warren.cli._project import load_project
-from warren.runtime import Issuer, Suite
+from warren.runtime import Issuer
+from warren.runtime.suite import Suite
 from warren.testing import Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order

@@ -29,7 +29,8 @@ import yaml
 from shop_contracts.catalogue import REGISTRY
 from tests.e2e.conftest import PAYMENT_LIMITS, SERVICES, Shop
 from warren.cli._dashboards import panels
-from warren.runtime import Issuer, Suite
+from warren.runtime import Issuer
+from warren.runtime.suite import Suite
 from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

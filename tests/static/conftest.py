@@ -192,6 +192,6 @@ def strict(schema: Any) -> Any:
 def code_definitions() -> dict[str, Any]:
     """definitions.json of the suite, computed from the topology code (no passwords)."""
     from warren.cli._topology import service_topologies  # the CLI's own view of the suite
-    from warren.messaging import definitions
+    from warren.messaging.definitions import definitions
 
     return definitions("warren", service_topologies())

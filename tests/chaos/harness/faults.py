@@ -22,8 +22,8 @@ import asyncpg
 import httpx
 import orjson
 
-from warren.runtime import Suite
-from warren.testing import PostgresCluster, RabbitCluster, RabbitNode
+from tests.harness import PostgresCluster, RabbitCluster, RabbitNode
+from warren.runtime.suite import Suite
 
 from .stream import order_body, order_headers
 

@@ -23,9 +23,10 @@ import httpx
 import orjson
 import structlog
 
+from tests.harness import postgres_cluster, rabbitmq_cluster
 from warren.cli._project import load_project
-from warren.runtime import Suite
-from warren.testing import free_ports, postgres_cluster, rabbitmq_cluster, wait_until
+from warren.runtime.suite import Suite
+from warren.testing import free_ports, wait_until
 
 from .faults import FAULTS, Stage
 from .ledger import FaultRecord, Invariants, check, observe, table

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from warren.db import Database, purge, record
+from warren.db import Database
+from warren.db.inbox import purge, record
 
 
 async def test_first_delivery_is_new_and_a_redelivery_is_a_duplicate(database: Database) -> None:

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
-from warren.db import Database, OutboxRecord, append, listen
+from warren.db import Database
+from warren.db.listener import listen
+from warren.db.outbox import OutboxRecord, append
 from warren.testing import wait_until
 
 QUIET = 0.3  # seconds a listener must stay asleep to count as not woken

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from warren.db import (
-    Database,
+from warren.db import Database
+from warren.db.outbox import (
     OutboxRecord,
     OutboxRow,
     append,

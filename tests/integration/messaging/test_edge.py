@@ -23,15 +23,8 @@ from shop_contracts.examples import example
 from warren.cli._topology import service_topologies
 from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.contracts.event import Event
-from warren.messaging import (
-    Broker,
-    Consumer,
-    Delivery,
-    MessageTooLarge,
-    RetryPolicy,
-    WorkQueue,
-    events_exchange,
-)
+from warren.messaging import Broker, Consumer, Delivery, MessageTooLarge, RetryPolicy, WorkQueue
+from warren.messaging.topology import events_exchange
 from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")

@@ -137,7 +137,7 @@ async def _wait_for_dead_letters(drain, count: int) -> list[aio_pika.abc.Abstrac
 
 
 async def _body_of(broker: Broker, event: Event) -> bytes:
-    from warren.messaging import prepare
+    from warren.messaging.message import prepare
 
     return prepare(event, service=broker.service).body
 

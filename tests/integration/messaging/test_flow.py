@@ -8,9 +8,10 @@ import uuid
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.harness import close_connections
 from warren.contracts.event import Event
 from warren.messaging import Broker, Consumer, Delivery
-from warren.testing import close_connections, wait_until
+from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 

@@ -10,10 +10,11 @@ import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.harness import close_connections
 from warren.contracts.envelope import CONTENT_TYPE
 from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, UnroutableError
-from warren.testing import close_connections, wait_until
+from warren.testing import wait_until
 
 
 async def test_every_event_type_round_trips(broker: Broker, consumer_for, drain) -> None:

@@ -15,9 +15,8 @@ from payments.provider import ProviderUnavailable, SimulatedProvider, payment_id
 from payments.store import PaymentStore
 from shop_contracts.payments import PaymentCaptured, PaymentDeclined
 from shop_contracts.stock import StockReserved
-from warren import db
 from warren.contracts.event import Event
-from warren.db import Database
+from warren.db import Database, inbox, outbox
 from warren.runtime import Writer
 
 HEALTHY = SimulatedProvider(rng=random.Random(0))
@@ -89,7 +88,7 @@ async def test_a_transient_provider_failure_raises_and_leaves_nothing_recorded(
 
     async def deliver_while_the_provider_is_down() -> None:
         async with database.transaction() as conn:
-            assert await db.record(conn, "payments.charges", "message-1")
+            assert await inbox.record(conn, "payments.charges", "message-1")
             await capture_payment(event, PaymentStore(conn), DOWN)
 
     with pytest.raises(ProviderUnavailable):
@@ -97,7 +96,7 @@ async def test_a_transient_provider_failure_raises_and_leaves_nothing_recorded(
 
     assert await payment_of(database, event.order_id) is None
     async with database.transaction() as conn:  # the inbox forgot it: the retry will run
-        assert await db.record(conn, "payments.charges", "message-1")
+        assert await inbox.record(conn, "payments.charges", "message-1")
     [retried] = await capture(database, event)
     assert isinstance(retried, PaymentCaptured)
 
@@ -120,13 +119,13 @@ async def test_the_unit_of_work_queues_the_event_with_the_payment(
     with pytest.raises(ProviderUnavailable):
         await Writer(database, "payments", PaymentStore, [DOWN]).execute(step, event)
     async with database.pool.acquire() as conn:
-        assert await db.pending(conn) == (0, 0.0)
+        assert await outbox.pending(conn) == (0, 0.0)
 
     writer = Writer(database, "payments", PaymentStore, [HEALTHY])
     await writer.execute(step, event, correlation_id=str(event.order_id))
 
     async with database.transaction() as conn:
-        [row] = await db.claim(conn, limit=10)
+        [row] = await outbox.claim(conn, limit=10)
     assert (row.exchange, row.routing_key) == ("payments.events", "payment.captured.v1")
     assert row.aggregate_id == str(event.order_id)
 

@@ -15,10 +15,12 @@ import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
-from warren import db
-from warren.db import Database
-from warren.messaging import Broker, OutboxRelay, PublishError, prepare, to_record
-from warren.testing import RabbitCluster, rabbitmq_cluster, wait_until
+from tests.harness import RabbitCluster, rabbitmq_cluster
+from warren.db import Database, outbox
+from warren.messaging import Broker, PublishError
+from warren.messaging.message import prepare
+from warren.messaging.relay import OutboxRelay, to_record
+from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 
@@ -64,7 +66,7 @@ async def test_a_publish_while_the_broker_is_down_fails_fast_and_the_outbox_catc
         # Meanwhile the service keeps accepting work: its events wait in the outbox.
         message = prepare(example(PLACED, order_id=uuid.uuid4()), service="orders")
         async with database.transaction() as conn:
-            await db.append(conn, [to_record(message, aggregate_id="o-1")])
+            await outbox.append(conn, [to_record(message, aggregate_id="o-1")])
 
         await node.nodes[0].start()
         await wait_until(broker.is_ready, timeout=30, what="the broker connection is back")

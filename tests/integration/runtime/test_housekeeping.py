@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from warren import db
+from warren.db import inbox, outbox
 from warren.runtime._housekeeping import Housekeeping
 
 
@@ -14,12 +15,14 @@ async def test_purges_old_sent_rows_and_inbox_entries_but_never_unsent_rows(data
     try:
         async with database.transaction() as conn:
             records = [
-                db.OutboxRecord(uuid.uuid4(), "order-1", "orders.events", "order.placed.v1", b"{}")
+                outbox.OutboxRecord(
+                    uuid.uuid4(), "order-1", "orders.events", "order.placed.v1", b"{}"
+                )
                 for _ in range(3)
             ]
-            await db.append(conn, records)
-            await db.mark_sent(conn, [records[0].id, records[1].id])
-            await db.record(conn, "orders.saga", "message-1")
+            await outbox.append(conn, records)
+            await outbox.mark_sent(conn, [records[0].id, records[1].id])
+            await inbox.record(conn, "orders.saga", "message-1")
         await database.pool.execute(
             "UPDATE warren_outbox SET created_at = now() - interval '10 days', "
             "sent_at = CASE WHEN sent_at IS NULL THEN NULL ELSE now() - interval '9 days' END"
@@ -28,7 +31,7 @@ async def test_purges_old_sent_rows_and_inbox_entries_but_never_unsent_rows(data
             "UPDATE warren_inbox SET received_at = now() - interval '9 days'"
         )
         async with database.transaction() as conn:
-            await db.record(conn, "orders.saga", "message-2")  # recent: stays
+            await inbox.record(conn, "orders.saga", "message-2")  # recent: stays
 
         purged = await Housekeeping(database, timedelta(days=7), 3600).purge_once()
 

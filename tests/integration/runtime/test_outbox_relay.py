@@ -14,7 +14,8 @@ from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from warren import db
 from warren.contracts.event import Event
-from warren.messaging import Broker, OutboxRelay
+from warren.messaging import Broker
+from warren.messaging.relay import OutboxRelay
 from warren.runtime import Writer
 from warren.testing import EventTap, wait_until
 

@@ -16,7 +16,8 @@ from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from warren import db, telemetry
 from warren.contracts.event import Event
-from warren.messaging import Broker, Delivery, OutboxRelay, PermanentError, RetryPolicy
+from warren.messaging import Broker, Delivery, PermanentError, RetryPolicy
+from warren.messaging.relay import OutboxRelay
 from warren.runtime import Writer
 from warren.telemetry import attributes as attr
 from warren.testing import wait_until

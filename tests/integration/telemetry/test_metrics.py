@@ -16,14 +16,8 @@ from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from warren import db, telemetry
 from warren.contracts.event import Event
-from warren.messaging import (
-    Broker,
-    Delivery,
-    OutboxRelay,
-    PermanentError,
-    RetryPolicy,
-    UnroutableError,
-)
+from warren.messaging import Broker, Delivery, PermanentError, RetryPolicy, UnroutableError
+from warren.messaging.relay import OutboxRelay
 from warren.runtime import Writer
 from warren.testing import wait_until
 

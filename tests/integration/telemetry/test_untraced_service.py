@@ -17,7 +17,8 @@ SCRIPT = textwrap.dedent(
     from shop_contracts.catalogue import REGISTRY
     from shop_contracts.examples import example
     from warren import telemetry
-    from warren.messaging import Broker, Consumer, WorkQueue, prepare
+    from warren.messaging import Broker, Consumer, WorkQueue
+    from warren.messaging.message import prepare
 
     PLACED = REGISTRY.resolve("order.placed.v1")
     INCOMING = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # `import tls_setup` (tests are 
 
 from tls_setup import SERVER_NAME, Pki
 
-from warren.testing import (
+from tests.harness import (
     PostgresCluster,
     RabbitCluster,
     ServerTLS,

@@ -14,9 +14,10 @@ from tls_setup import Pki, amqp_url
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.harness import RabbitCluster
 from warren.contracts.event import Event
 from warren.messaging import Broker, Consumer, Delivery, RetryPolicy, WorkQueue
-from warren.testing import RabbitCluster, wait_until
+from warren.testing import wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 

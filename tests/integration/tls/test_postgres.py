@@ -13,8 +13,10 @@ import asyncpg
 import pytest
 from tls_setup import Pki, database_url
 
+from tests.harness import PostgresCluster
 from warren import db
-from warren.testing import PostgresCluster, wait_until
+from warren.db import listener
+from warren.testing import wait_until
 
 
 def verified(postgres: PostgresCluster, pki: Pki, **overrides: str) -> str:
@@ -31,7 +33,7 @@ async def test_the_pool_and_the_listener_talk_tls_verified(
         assert await database.pool.fetchval(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
         )
-        async with db.listen(database, "tls_probe") as wakeups:
+        async with listener.listen(database, "tls_probe") as wakeups:
             wakeups.clear()
             await database.pool.execute("NOTIFY tls_probe")
             assert await wait_until(_is_set(wakeups), timeout=5, what="notification")
@@ -58,7 +60,7 @@ async def test_a_server_certificate_from_another_ca_is_refused(
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
         await db.Database.open(url)
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
-        async with db.listen(url):
+        async with listener.listen(url):
             pass
 
 

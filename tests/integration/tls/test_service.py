@@ -13,9 +13,10 @@ from tls_setup import Pki, amqp_url, database_url
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.harness import PostgresCluster, RabbitCluster
 from warren.messaging import Broker
-from warren.runtime import Suite
-from warren.testing import EventTap, PostgresCluster, RabbitCluster, free_ports, wait_until
+from warren.runtime.suite import Suite
+from warren.testing import EventTap, free_ports, wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from warren.testing import PostgresCluster, RabbitCluster, ServerTLS
+from tests.harness import PostgresCluster, RabbitCluster, ServerTLS
 
 SERVER_NAME = "localhost"
 

@@ -18,16 +18,9 @@ from shop_contracts.examples import example
 from warren.cli._topology import service_topologies
 from warren.contracts.envelope import CONTENT_TYPE, encode, wrap
 from warren.contracts.event import Event
-from warren.messaging import (
-    Broker,
-    Consumer,
-    Delivery,
-    OutgoingMessage,
-    PublishError,
-    WorkQueue,
-    events_exchange,
-    prepare,
-)
+from warren.messaging import Broker, Consumer, Delivery, PublishError, WorkQueue
+from warren.messaging.message import OutgoingMessage, prepare
+from warren.messaging.topology import events_exchange
 from warren.testing import Servers, vhost_url, wait_until
 
 

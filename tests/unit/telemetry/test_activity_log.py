@@ -10,7 +10,7 @@ from starlette.routing import Route
 from structlog.testing import capture_logs
 
 from warren.runtime import ServiceSettings
-from warren.telemetry import RequestTelemetry
+from warren.telemetry.http import RequestTelemetry
 
 
 def _app(log_requests: bool) -> RequestTelemetry:

@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import REGISTRY
 
-from warren.telemetry import RequestTelemetry
 from warren.telemetry._instrumentation import TraceparentResponse
+from warren.telemetry.http import RequestTelemetry
 
 
 def app_with_routes(seen: dict[str, bool]) -> FastAPI:

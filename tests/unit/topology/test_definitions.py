@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from warren.cli._topology import service_topologies
-from warren.messaging import ServiceTopology, definitions, password_hash, permission
+from warren.messaging.definitions import ServiceTopology, definitions, password_hash, permission
 
 COMMITTED = Path(__file__).parents[3] / "infra" / "rabbitmq" / "definitions.json"
 

@@ -1,7 +1,8 @@
 """``warren asyncapi``: the AsyncAPI 3.0.0 document of the whole suite, generated from the code.
 
-Owns the command only: the document is ``warren.runtime.asyncapi_document`` over every service
-of the project and the event catalogue. Each service serves its own part at ``/asyncapi.json``.
+Owns the command only: the document is ``warren.runtime.asyncapi.asyncapi_document`` over every
+service of the project and the event catalogue. Each service serves its own part at
+``/asyncapi.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.console import Console
 from warren.cli._app import app
 from warren.cli._project import load_project
 from warren.cli._publish import DEFAULT_AMQP_URL, AmqpUrl
-from warren.runtime import asyncapi_document
+from warren.runtime.asyncapi import asyncapi_document
 
 
 @app.command()

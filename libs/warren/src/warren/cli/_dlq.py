@@ -26,14 +26,11 @@ from warren.cli._held import (
     with_queue,
 )
 from warren.cli._publish import DEFAULT_AMQP_URL, AmqpUrl, ManagementUrl, Unpublishable
-from warren.messaging import (
-    ORIGINAL_USER,
-    Broker,
-    OutgoingMessage,
-    retry_exchange,
-    user_name,
-    user_prefix,
-)
+from warren.messaging import Broker
+from warren.messaging.definitions import user_name, user_prefix
+from warren.messaging.edge import ORIGINAL_USER
+from warren.messaging.message import OutgoingMessage
+from warren.messaging.topology import retry_exchange
 
 dlq = typer.Typer(
     help="Dead-letter queues: list them, show their messages, replay or purge them.",

@@ -20,7 +20,8 @@ from warren.cli._project import Project, ProjectError, load_project
 from warren.contracts.event import Event
 from warren.contracts.registry import UnknownEventType
 from warren.contracts.schema import write
-from warren.runtime import Runtime, Service, event_schema
+from warren.runtime import Runtime, Service
+from warren.runtime.asyncapi import event_schema
 
 
 def consumers_of(services: list[Service[Any]]) -> dict[str, list[str]]:

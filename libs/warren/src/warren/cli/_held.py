@@ -27,8 +27,10 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from warren.cli._publish import Unpublishable, connected_broker, management_of, vhost_of
-from warren.messaging import Broker, OutgoingMessage, PublishError
+from warren.cli._publish import Unpublishable, connected_broker
+from warren.messaging import Broker, PublishError
+from warren.messaging.message import OutgoingMessage
+from warren.messaging.url import management_of, vhost_of
 
 T = TypeVar("T")
 Readdress = Callable[[AbstractIncomingMessage, str], OutgoingMessage]

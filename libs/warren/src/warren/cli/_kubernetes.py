@@ -19,7 +19,7 @@ import typer
 import yaml
 
 from warren.cli._topology import service_topologies, topology
-from warren.messaging import definitions
+from warren.messaging.definitions import definitions
 
 API_VERSION = "rabbitmq.com/v1beta1"
 CLUSTER = "warren-rabbitmq"

@@ -12,7 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import typer
 from aio_pika.abc import ExchangeType
@@ -25,7 +25,9 @@ from warren.cli._app import app
 from warren.cli._project import load_project
 from warren.contracts.event import Event
 from warren.contracts.registry import UnknownEventType
-from warren.messaging import Broker, OutgoingMessage, PublishError, UnroutableError, prepare
+from warren.messaging import Broker, PublishError, UnroutableError
+from warren.messaging.message import OutgoingMessage, prepare
+from warren.messaging.url import vhost_of
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/warren"
 
@@ -51,19 +53,6 @@ ManagementUrl = Annotated[
 
 class Unpublishable(Exception):
     """The broker could not take the message (missing exchange, unroutable, refused, down)."""
-
-
-def vhost_of(amqp_url: str) -> str:
-    """The vhost named in ``amqp_url`` (``/`` when the path is empty)."""
-    return unquote(urlsplit(amqp_url).path[1:]) or "/"
-
-
-def management_of(amqp_url: str, management_url: str = "") -> tuple[str, tuple[str, str]]:
-    """The management API base URL and the credentials to use with it (the AMQP URL's)."""
-    parts = urlsplit(amqp_url)
-    base = management_url or f"http://{parts.hostname or 'localhost'}:15672"
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
-    return base.rstrip("/"), auth
 
 
 @app.command()

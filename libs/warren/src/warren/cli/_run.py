@@ -18,7 +18,7 @@ from rich.table import Table
 
 from warren.cli._app import app
 from warren.cli._project import load_project
-from warren.runtime import Suite
+from warren.runtime.suite import Suite
 
 console = Console(stderr=True)
 

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -21,7 +21,9 @@ from rich.console import Console
 
 from warren.cli._app import app
 from warren.cli._project import load_project
-from warren.messaging import Broker, ServiceTopology, definitions
+from warren.messaging import Broker
+from warren.messaging.definitions import ServiceTopology, definitions
+from warren.messaging.url import management_of, vhost_of
 from warren.runtime import Runtime
 
 topology = typer.Typer(help="Export, apply and compare the suite's broker topology.")
@@ -85,7 +87,7 @@ def apply(amqp_url: AmqpUrl = DEFAULT_AMQP) -> None:
     Example: [bold]warren topology apply[/bold] (with AMQP_URL=amqp://admin:…@rabbit/warren)
     """
     asyncio.run(_apply(amqp_url, service_topologies()))
-    console.print(f"topology applied to vhost {_vhost(amqp_url)!r}")
+    console.print(f"topology applied to vhost {vhost_of(amqp_url)!r}")
 
 
 async def _apply(amqp_url: str, services: list[ServiceTopology]) -> None:
@@ -117,7 +119,7 @@ def diff(
 
     Example: [bold]warren topology diff[/bold]
     """
-    vhost = _vhost(amqp_url)
+    vhost = vhost_of(amqp_url)
     wanted = definitions(vhost, service_topologies())
     live = asyncio.run(_live(amqp_url, management_url, vhost))
     differences = compare(wanted, live)
@@ -171,15 +173,9 @@ def _binding_key(item: dict[str, Any]) -> str:
 
 
 async def _live(amqp_url: str, management_url: str, vhost: str) -> dict[str, Any]:
-    parts = urlsplit(amqp_url)
-    base = management_url or f"http://{parts.hostname or 'localhost'}:15672"
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    base, auth = management_of(amqp_url, management_url)
     async with httpx.AsyncClient(base_url=base, auth=auth, timeout=30) as http:
         response = await http.get(f"/api/definitions/{quote(vhost, safe='')}")
         response.raise_for_status()
         document: dict[str, Any] = response.json()
         return document
-
-
-def _vhost(amqp_url: str) -> str:
-    return unquote(urlsplit(amqp_url).path[1:]) or "/"

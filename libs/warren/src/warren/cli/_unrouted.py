@@ -17,7 +17,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from warren.cli._app import app
 from warren.cli._held import fresh_headers, list_held, replay_held, show_held
 from warren.cli._publish import DEFAULT_AMQP_URL, AmqpUrl, ManagementUrl
-from warren.messaging import OutgoingMessage, events_exchange, unrouted_exchange
+from warren.messaging.message import OutgoingMessage
+from warren.messaging.topology import events_exchange, unrouted_exchange
 
 unrouted = typer.Typer(
     help="Unrouted events: domain events no queue wanted yet — list, show and replay them.",

@@ -15,14 +15,14 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from warren.db import _inbox, _outbox
+from warren.db import inbox, outbox
 from warren.db._connection import Connection
 from warren.db._migration import Migration, apply_migrations
 from warren.db._url import database_name, with_database
 
 _log = logging.getLogger(__name__)
 
-_PLATFORM_MIGRATIONS = (_outbox.MIGRATION, _inbox.MIGRATION, _outbox.BACKOFF_MIGRATION)
+_PLATFORM_MIGRATIONS = (outbox.MIGRATION, inbox.MIGRATION, outbox.BACKOFF_MIGRATION)
 _MAINTENANCE_DATABASE = "postgres"
 _READY_TIMEOUT = 1.0  # seconds; below Kubernetes' default probe timeout
 

@@ -32,16 +32,16 @@ from opentelemetry.trace import SpanKind
 
 from warren import telemetry
 from warren.contracts.event import Event
-from warren.messaging import _nodes as nodes
+from warren.messaging import nodes
 from warren.messaging._errors import (
     MessageTooLarge,
     PublishError,
     TopologyError,
     UnroutableError,
 )
-from warren.messaging._message import OutgoingMessage, prepare
 from warren.messaging._metrics import PublishMeter
-from warren.messaging._topology import (
+from warren.messaging.message import OutgoingMessage, prepare
+from warren.messaging.topology import (
     WorkQueue,
     declare,
     declare_events_exchange,
@@ -52,6 +52,7 @@ from warren.messaging._topology import (
 )
 from warren.telemetry import attributes as attr
 from warren.telemetry import metrics
+from warren.telemetry.context import extract, inject
 
 log = structlog.get_logger(__name__)
 
@@ -227,7 +228,7 @@ class Broker:
         if bounded:
             self._check_size(message)
         if telemetry.tracing_installed():
-            await self._send_traced(message, telemetry.extract(message.headers))
+            await self._send_traced(message, extract(message.headers))
         else:
             await self._send_counted(message, message.headers)
 
@@ -246,7 +247,7 @@ class Broker:
             kind=SpanKind.PRODUCER,
             attributes=_producer_attributes(message),
         ):
-            await self._send_counted(message, telemetry.inject(dict(message.headers)))
+            await self._send_counted(message, inject(dict(message.headers)))
 
     async def _send_counted(self, message: OutgoingMessage, headers: dict[str, Any]) -> None:
         try:

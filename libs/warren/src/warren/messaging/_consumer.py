@@ -29,16 +29,7 @@ from warren.contracts.envelope import CONTENT_TYPE, Envelope, EnvelopeError, dec
 from warren.contracts.event import Event
 from warren.contracts.violation import describe
 from warren.messaging._broker import Broker
-from warren.messaging._definitions import user_prefix
 from warren.messaging._delivery import Delivery
-from warren.messaging._edge import (
-    ATTEMPTS,
-    ORIGINAL_EXCHANGE,
-    ORIGINAL_ROUTING_KEY,
-    ORIGINAL_USER,
-    Edge,
-    is_platform_header,
-)
 from warren.messaging._errors import (
     MalformedMessage,
     MessageTooLarge,
@@ -47,11 +38,21 @@ from warren.messaging._errors import (
     UnexpectedEventType,
     UntrustedSource,
 )
-from warren.messaging._message import OutgoingMessage
 from warren.messaging._metrics import ConsumeMeter
-from warren.messaging._topology import WorkQueue, dead_letter_exchange, retry_exchange
+from warren.messaging.definitions import user_prefix
+from warren.messaging.edge import (
+    ATTEMPTS,
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_ROUTING_KEY,
+    ORIGINAL_USER,
+    Edge,
+    is_platform_header,
+)
+from warren.messaging.message import OutgoingMessage
+from warren.messaging.topology import WorkQueue, dead_letter_exchange, retry_exchange
 from warren.telemetry import attributes as attr
 from warren.telemetry import metrics
+from warren.telemetry.context import extract, inject
 
 log = structlog.get_logger(__name__)
 
@@ -265,7 +266,7 @@ class Consumer:
             # the handler publishes (and the logs), as it would through a no-op span.
             headers = properties.headers
             carried = headers is not None and "traceparent" in headers
-            token = otel_context.attach(telemetry.extract(headers)) if carried else None
+            token = otel_context.attach(extract(headers)) if carried else None
             try:
                 await self._handle(message, attempt, trace.INVALID_SPAN)
             finally:
@@ -274,7 +275,7 @@ class Consumer:
             return
         with self._tracer.start_as_current_span(
             self._span_name,
-            context=telemetry.extract(properties.headers),  # parent: the PRODUCER span
+            context=extract(properties.headers),  # parent: the PRODUCER span
             kind=SpanKind.CONSUMER,
             attributes=self._consumer_attributes(message, attempt),
         ) as span:
@@ -529,7 +530,7 @@ class Consumer:
         # headers), so the trace reads: publish -> process (failed) -> publish retry -> process.
         headers.pop("traceparent", None)
         headers.pop("tracestate", None)
-        telemetry.inject(headers)
+        inject(headers)
         if self._edge.is_retried(message.exchange, message.routing_key):
             headers.setdefault(ORIGINAL_EXCHANGE, message.exchange or "")
             headers.setdefault(ORIGINAL_ROUTING_KEY, message.routing_key or "")

@@ -3,13 +3,14 @@
 A service's ``main.build()`` returns a ``Service``; ``run(build)`` serves it. Routes take
 ``store``/``writer`` dependencies and declare who may call them with ``Scopes(...)`` (the caller
 is a ``Principal``); handlers and commands are ``Step``s run by the ``Writer``.
+
+What only the CLI and the tests need lives in public modules named by their noun: ``suite``
+(the services of a project as local processes) and ``asyncapi`` (the AsyncAPI document).
 """
 
-from warren.runtime._asyncapi import asyncapi_document, event_schema
 from warren.runtime._auth import ADMIN_SCOPE, Principal, Scopes
 from warren.runtime._http import (
     NOT_FOUND,
-    SECURED,
     UNREADABLE_BODY,
     Problem,
     create_app,
@@ -21,13 +22,11 @@ from warren.runtime._runner import run
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service, Step, Subscription
 from warren.runtime._settings import ServiceSettings
-from warren.runtime._suite import ServiceProcess, Suite
 from warren.runtime._unit_of_work import Writer
 
 __all__ = [
     "ADMIN_SCOPE",
     "NOT_FOUND",
-    "SECURED",
     "UNREADABLE_BODY",
     "Issuer",
     "Principal",
@@ -35,15 +34,11 @@ __all__ = [
     "Runtime",
     "Scopes",
     "Service",
-    "ServiceProcess",
     "ServiceSettings",
     "Step",
     "Subscription",
-    "Suite",
     "Writer",
-    "asyncapi_document",
     "create_app",
-    "event_schema",
     "run",
     "store",
     "writer",

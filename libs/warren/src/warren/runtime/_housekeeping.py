@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from warren import db
+from warren.db import inbox, outbox
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +44,8 @@ class Housekeeping:
     async def purge_once(self) -> tuple[int, int]:
         """Delete old sent outbox rows and old inbox entries; (outbox, inbox) counts."""
         async with self.database.transaction() as conn:
-            sent = await db.purge_sent(conn, self.retention)
-            seen = await db.purge(conn, self.retention)
+            sent = await outbox.purge_sent(conn, self.retention)
+            seen = await inbox.purge(conn, self.retention)
         return sent, seen
 
     async def _run(self) -> None:

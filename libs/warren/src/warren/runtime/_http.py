@@ -20,8 +20,6 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from warren import telemetry
-from warren.runtime._asyncapi import asyncapi_document
 from warren.runtime._auth import Authenticator, is_secured
 from warren.runtime._docs import serve_docs
 from warren.runtime._limits import InputLimits, explain_invalid
@@ -29,6 +27,8 @@ from warren.runtime._metrics import MetricsServer
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 from warren.runtime._unit_of_work import Writer
+from warren.runtime.asyncapi import asyncapi_document
+from warren.telemetry.http import RequestTelemetry
 
 health = APIRouter(tags=["health"])
 
@@ -155,7 +155,7 @@ def create_app(service: Service[Any], *, serve_metrics: bool = False) -> FastAPI
         max_json_depth=settings.max_json_depth,
     )
     # outermost: it also counts (and in development logs) the refusals
-    app.add_middleware(telemetry.RequestTelemetry, log_requests=settings.logs_activity)
+    app.add_middleware(RequestTelemetry, log_requests=settings.logs_activity)
     app.include_router(health)
     app.include_router(spec)
     if service.router is not None:

@@ -17,16 +17,9 @@ import structlog
 
 from warren.contracts.event import Event
 from warren.db import Database
-from warren.messaging import (
-    Broker,
-    Consumer,
-    Delivery,
-    Handler,
-    OutboxRelay,
-    RetryPolicy,
-    WorkQueue,
-    node_urls,
-)
+from warren.messaging import Broker, Consumer, Delivery, Handler, RetryPolicy, WorkQueue
+from warren.messaging.nodes import node_urls
+from warren.messaging.relay import OutboxRelay
 from warren.runtime._housekeeping import Housekeeping
 from warren.runtime._service import Service, Step, Subscription
 from warren.runtime._unit_of_work import Writer

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warren.messaging.url import vhost_of
 from warren.runtime._issuer import DEV_ISSUER
 from warren.runtime._transport import amqp_transport_problem, database_transport_problem
 from warren.telemetry import LogFormat
@@ -164,4 +165,4 @@ class ServiceSettings(BaseSettings):
     @property
     def vhost(self) -> str:
         """The vhost named in ``AMQP_URL``."""
-        return unquote(urlsplit(self.amqp_url).path[1:]) or "/"
+        return vhost_of(self.amqp_url)

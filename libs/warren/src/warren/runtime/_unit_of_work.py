@@ -14,8 +14,10 @@ from opentelemetry import trace
 
 from warren import db
 from warren.contracts.event import Event
-from warren.db import Connection
-from warren.messaging import Delivery, prepare, to_record
+from warren.db import Connection, inbox, outbox
+from warren.messaging import Delivery
+from warren.messaging.message import prepare
+from warren.messaging.relay import to_record
 from warren.runtime._injection import Call, bind
 from warren.runtime._service import Step
 from warren.telemetry import attributes as attr
@@ -63,7 +65,7 @@ class Writer(Generic[S]):
     async def consume(self, step: Step[S], consumer: str, event: Event, delivery: Delivery) -> None:
         """Run ``step`` for a delivered event; the inbox makes a duplicate delivery a no-op."""
         async with self.database.transaction() as conn:
-            if not await db.record(conn, consumer, delivery.message_id):
+            if not await inbox.record(conn, consumer, delivery.message_id):
                 _duplicate(consumer, delivery)
                 return
             events = await self.prepare(step)(event, self.store(conn))
@@ -76,7 +78,7 @@ class Writer(Generic[S]):
         for event in events:
             message = prepare(event, service=self.service, correlation_id=correlation_id)
             records.append(to_record(message, aggregate_id=event.subject))
-        await db.append(conn, records)
+        await outbox.append(conn, records)
 
 
 def _duplicate(consumer: str, delivery: Delivery) -> None:

@@ -6,25 +6,23 @@ production, where vhosts come from definitions.json or the topology operator.
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import structlog
+
+from warren.messaging.url import management_of, vhost_of
 
 log = structlog.get_logger(__name__)
 
 
 async def ensure_vhost(amqp_url: str, management_url: str) -> None:
     """PUT the vhost of ``amqp_url`` and grant its user all on it; log and go on if impossible."""
-    parts = urlsplit(amqp_url)
-    vhost = unquote(parts.path[1:]) or "/"
-    user = unquote(parts.username or "guest")
-    base = management_url or f"http://{parts.hostname or 'localhost'}:15672"
+    vhost = vhost_of(amqp_url)
+    base, (user, password) = management_of(amqp_url, management_url)
     name = quote(vhost, safe="")
     try:
-        async with httpx.AsyncClient(
-            base_url=base, auth=(user, unquote(parts.password or "guest")), timeout=10
-        ) as http:
+        async with httpx.AsyncClient(base_url=base, auth=(user, password), timeout=10) as http:
             (await http.put(f"/api/vhosts/{name}", json={})).raise_for_status()
             permissions = {"configure": ".*", "write": ".*", "read": ".*"}
             url = f"/api/permissions/{name}/{quote(user, safe='')}"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from warren.messaging import ServiceTopology, definitions, user_name
-from warren.testing._vhost import vhost_url
+from warren.messaging.definitions import ServiceTopology, definitions, user_name
+from warren.messaging.url import credentials, vhost_url
 
 
 @asynccontextmanager
@@ -25,8 +25,8 @@ async def provisioned_vhost(
     passwords = {t.service: uuid.uuid4().hex for t in services}
     document = definitions(vhost, services, user_prefix=prefix, passwords=passwords)
     parts = urlsplit(amqp_url)
-    operator = unquote(parts.username or "guest")
-    auth = (operator, unquote(parts.password or "guest"))
+    operator, password = credentials(amqp_url)
+    auth = (operator, password)
     name = quote(vhost, safe="")
     async with httpx.AsyncClient(base_url=management_url, auth=auth, timeout=30) as api:
         (await api.post("/api/definitions", json=document)).raise_for_status()

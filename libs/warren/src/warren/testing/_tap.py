@@ -14,7 +14,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from warren.contracts.envelope import Envelope, EnvelopeError, decode
-from warren.messaging import unrouted_exchange
+from warren.messaging.topology import unrouted_exchange
 
 
 @dataclass(frozen=True)

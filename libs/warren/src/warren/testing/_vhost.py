@@ -8,15 +8,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 
-
-def vhost_url(amqp_url: str, vhost: str) -> str:
-    """``amqp_url`` pointing at ``vhost`` instead of its own."""
-    parts = urlsplit(amqp_url)
-    return urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+from warren.messaging.url import credentials, vhost_url
 
 
 @asynccontextmanager
@@ -24,8 +20,7 @@ async def fresh_vhost(
     amqp_url: str, management_url: str, prefix: str = "warren-test"
 ) -> AsyncIterator[str]:
     """Create a unique vhost, grant the URL's user all on it, yield its AMQP URL, delete it."""
-    parts = urlsplit(amqp_url)
-    user, password = unquote(parts.username or "guest"), unquote(parts.password or "guest")
+    user, password = credentials(amqp_url)
     vhost = f"{prefix}-{uuid.uuid4().hex[:12]}"
     name = quote(vhost, safe="")
     async with httpx.AsyncClient(

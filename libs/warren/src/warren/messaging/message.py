@@ -15,10 +15,10 @@ from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq import spec
 
-from warren import telemetry
 from warren.contracts.envelope import CONTENT_TYPE, serialize
 from warren.contracts.event import Event
-from warren.messaging._topology import events_exchange
+from warren.messaging.topology import events_exchange
+from warren.telemetry.context import inject
 
 _PERSISTENT = int(DeliveryMode.PERSISTENT)
 
@@ -134,5 +134,5 @@ def prepare(
         app_id=service,
         timestamp=now,
         correlation_id=correlation_id or event.subject,
-        headers=telemetry.inject(dict(headers or {})),
+        headers=inject(dict(headers or {})),
     )

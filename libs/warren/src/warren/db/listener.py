@@ -18,7 +18,7 @@ import asyncpg
 
 from warren.db._connection import Connection
 from warren.db._database import Database
-from warren.db._outbox import CHANNEL
+from warren.db.outbox import CHANNEL
 
 _log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ import asyncpg
 import structlog
 
 from warren import db, telemetry
+from warren.db import listener, outbox
 from warren.messaging._broker import Broker
-from warren.messaging._message import OutgoingMessage
+from warren.messaging.message import OutgoingMessage
 from warren.telemetry import metrics
 
 log = structlog.get_logger(__name__)
@@ -32,9 +33,9 @@ log = structlog.get_logger(__name__)
 _SESSION = {"synchronous_commit": "off", "application_name": "warren outbox relay"}
 
 
-def to_record(message: OutgoingMessage, aggregate_id: str) -> db.OutboxRecord:
+def to_record(message: OutgoingMessage, aggregate_id: str) -> outbox.OutboxRecord:
     """The outbox record that will publish ``message``, ordered within ``aggregate_id``."""
-    return db.OutboxRecord(
+    return outbox.OutboxRecord(
         id=uuid.UUID(message.message_id),
         aggregate_id=aggregate_id,
         exchange=message.exchange,
@@ -52,7 +53,7 @@ def to_record(message: OutgoingMessage, aggregate_id: str) -> db.OutboxRecord:
     )
 
 
-def from_row(row: db.OutboxRecord) -> OutgoingMessage:
+def from_row(row: outbox.OutboxRecord) -> OutgoingMessage:
     """The outgoing message an outbox record stands for."""
     properties = row.properties
     return OutgoingMessage(
@@ -126,7 +127,7 @@ class OutboxRelay:
 
     async def _relay_forever(self) -> None:
         outage = 0.0  # backoff while the database itself fails: no row can be claimed then
-        async with db.listen(self.database) as wakeups:
+        async with listener.listen(self.database) as wakeups:
             while True:
                 wakeups.clear()
                 try:
@@ -162,7 +163,7 @@ class OutboxRelay:
         self.rounds += 1
         conn = await self._connection()
         async with conn.transaction():
-            rows = await db.claim(conn, self.batch_size)
+            rows = await outbox.claim(conn, self.batch_size)
             if not rows:
                 return 0, 0, False, None
             results = await asyncio.gather(
@@ -170,8 +171,8 @@ class OutboxRelay:
             )
             sent = [row for row, result in zip(rows, results, strict=True) if result is None]
             failures = _failures(rows, results)
-            await db.mark_sent(conn, [row.id for row in sent])
-            due_in = await db.defer(
+            await outbox.mark_sent(conn, [row.id for row in sent])
+            due_in = await outbox.defer(
                 conn, failures, first_delay=self.first_backoff, max_delay=self.max_backoff
             )
         _observe_lag(rows, results)
@@ -201,7 +202,7 @@ class OutboxRelay:
         try:
             with telemetry.untraced():
                 async with asyncio.timeout(timeout), self.database.pool.acquire() as conn:
-                    waiting, age = await db.pending(conn)
+                    waiting, age = await outbox.pending(conn)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("outbox backlog not measured", error=repr(error))
             return None
@@ -211,7 +212,7 @@ class OutboxRelay:
 
 
 def _failures(
-    rows: list[db.OutboxRow], results: list[BaseException | None]
+    rows: list[outbox.OutboxRow], results: list[BaseException | None]
 ) -> list[tuple[uuid.UUID, str]]:
     """(row id, error) of each row whose publish failed, each logged once."""
     failures = []
@@ -228,7 +229,7 @@ def _failures(
     return failures
 
 
-def _observe_lag(rows: list[db.OutboxRow], results: list[BaseException | None]) -> None:
+def _observe_lag(rows: list[outbox.OutboxRow], results: list[BaseException | None]) -> None:
     """Time from each published row being written to now (confirmed and marked sent)."""
     now = time.time()
     lag = metrics.OUTBOX_PUBLISH_LAG

@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from importlib import metadata
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic.json_schema import models_json_schema
 
 from warren.contracts.envelope import CONTENT_TYPE, Envelope
 from warren.contracts.event import Event
-from warren.messaging import WorkQueue, events_exchange
+from warren.messaging import WorkQueue
+from warren.messaging.topology import events_exchange
+from warren.messaging.url import vhost_of
 from warren.runtime._runtime import Runtime
 from warren.runtime._service import Service
 
@@ -60,7 +62,7 @@ def asyncapi_document(
     queues = {service.name: Runtime(service).work_queues() for service in services}
     catalogue = _events(services, queues, events)
     url = amqp_url or (services[0].settings.amqp_url if services else "amqp://localhost/")
-    vhost = unquote(urlsplit(url).path[1:]) or "/"
+    vhost = vhost_of(url)
     payloads, shared = _payloads(catalogue)
     channels: dict[str, Any] = {e.type: _event_channel(e, vhost) for e in catalogue}
     operations: dict[str, Any] = {}

@@ -18,8 +18,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warren.testing._ports import free_port
-from warren.testing._server_tls import ServerTLS
+from tests.harness.server_tls import ServerTLS
+from warren.testing import free_port
 
 _SERVER_USER = "postgres"
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from warren.contracts.event import Event
-from warren.messaging._topology import (
+from warren.messaging.topology import (
     WorkQueue,
     dead_letter_exchange,
     delay_arguments,

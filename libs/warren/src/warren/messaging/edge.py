@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from warren.messaging._definitions import user_name
 from warren.messaging._errors import UntrustedSource
-from warren.messaging._message import source_of
-from warren.messaging._topology import WorkQueue, events_exchange, retry_exchange
+from warren.messaging.definitions import user_name
+from warren.messaging.message import source_of
+from warren.messaging.topology import WorkQueue, events_exchange, retry_exchange
 
 ATTEMPTS = "x-attempts"
 ORIGINAL_USER = "x-original-user-id"
