@@ -8,7 +8,7 @@ the tap sees every event on the wire.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -172,10 +172,13 @@ async def running_shop(
     logs: Path,
     issuer: Issuer,
     operator_token: str,
+    *,
+    services: Sequence[str] = SERVICES,
     **settings: str,
 ) -> AsyncIterator[Shop]:
-    """The four services as processes on ``vhost_url`` and fresh databases, with ``settings``
-    (environment variables, e.g. ``ORDER_DEADLINE="3"``) over the e2e defaults."""
+    """The project's services (or ``services``) as processes on ``vhost_url`` and fresh
+    databases, with ``settings`` (environment variables, e.g. ``ORDER_DEADLINE="3"``) over the
+    e2e defaults."""
     prefix = f"warren_e2e_{uuid.uuid4().hex[:8]}_"
     env = {
         "AMQP_URL": vhost_url,
@@ -190,16 +193,16 @@ async def running_shop(
         **issuer.settings(),
         **settings,
     }
-    ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
+    ports = free_ports([*services, *(f"{name}-metrics" for name in services)])
     suite = Suite(
-        SERVICES,
+        services,
         env=env,
         ports=ports,
-        metrics_ports={name: ports[f"{name}-metrics"] for name in SERVICES},
+        metrics_ports={name: ports[f"{name}-metrics"] for name in services},
         log_dir=logs,
     )
     try:
-        await suite.start(timeout=60)
+        await suite.start(timeout=90)
         client = Shop(suite, prefix, servers.database_url, issuer, operator_token, vhost_url)
         yield client
         await client.close()

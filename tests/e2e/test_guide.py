@@ -14,17 +14,15 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PAYMENT_LIMITS, Shop
+from tests.e2e.conftest import Shop, running_shop
 from warren.runtime import Issuer
-from warren.runtime.suite import Suite
-from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost
+from warren.testing import EventTap, Servers, fresh_vhost
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "adding-a-service.md"
@@ -132,38 +130,23 @@ async def suite_with_shipping(
     """Every service of the copy's [tool.warren], shipping included, as processes."""
     import tomllib
 
-    services = tuple(
-        tomllib.loads((built / "pyproject.toml").read_text())["tool"]["warren"]["services"]
-    )
+    project = tomllib.loads((built / "pyproject.toml").read_text())
+    services = tuple(project["tool"]["warren"]["services"])
     assert "shipping" in services
-    async with fresh_vhost(servers.amqp_url, servers.management_url, prefix="warren-guide") as url:
-        prefix = f"warren_guide_{uuid.uuid4().hex[:8]}_"
-        ports = free_ports([*services, *(f"{name}-metrics" for name in services)])
-        suite = Suite(
-            services,
-            env={
-                "PYTHONPATH": _env(built)["PYTHONPATH"],
-                "AMQP_URL": url,
-                "DATABASE_URL": servers.database_url,
-                "DATABASE_PREFIX": prefix,
-                "RABBITMQ_MANAGEMENT_URL": servers.management_url,
-                "ENVIRONMENT": "test",
-                "LOG_FORMAT": "json",
-                "PAYMENT_LIMITS": PAYMENT_LIMITS,
-                **issuer.settings(),
-            },
-            ports=ports,
-            metrics_ports={name: ports[f"{name}-metrics"] for name in services},
-            log_dir=tmp_path_factory.mktemp("guide-logs"),
-        )
-        try:
-            await suite.start(timeout=90)
-            shop = Shop(suite, prefix, servers.database_url, issuer, operator_token)
-            yield shop, url
-            await shop.close()
-        finally:
-            await suite.stop()
-            await drop_databases(servers.database_url, prefix)
+    logs = tmp_path_factory.mktemp("guide-logs")
+    async with (
+        fresh_vhost(servers.amqp_url, servers.management_url, prefix="warren-guide") as url,
+        running_shop(
+            servers,
+            url,
+            logs,
+            issuer,
+            operator_token,
+            services=services,
+            PYTHONPATH=_env(built)["PYTHONPATH"],
+        ) as shop,
+    ):
+        yield shop, url
 
 
 async def test_a_confirmed_order_is_dispatched_by_the_new_service(

@@ -27,11 +27,11 @@ import pytest
 import yaml
 
 from shop_contracts.catalogue import REGISTRY
-from tests.e2e.conftest import PAYMENT_LIMITS, SERVICES, Shop
+from tests.e2e.conftest import Shop, running_shop
 from warren.cli._dashboards import panels
 from warren.runtime import Issuer
 from warren.runtime.suite import Suite
-from warren.testing import EventTap, Servers, drop_databases, free_ports, fresh_vhost, wait_until
+from warren.testing import EventTap, Servers, free_ports, fresh_vhost, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "infra" / "prometheus" / "alerts.yml"
@@ -45,35 +45,20 @@ async def flaky_shop(
     servers: Servers, issuer: Issuer, operator_token: str, tmp_path_factory: Any
 ) -> AsyncIterator[tuple[Shop, Suite, str]]:
     """The suite with a provider that fails half its calls (so retries show), on its own vhost."""
-    async with fresh_vhost(servers.amqp_url, servers.management_url, prefix="warren-prom") as url:
-        prefix = f"warren_prom_{uuid.uuid4().hex[:8]}_"
-        ports = free_ports([*SERVICES, *(f"{name}-metrics" for name in SERVICES)])
-        suite = Suite(
-            SERVICES,
-            env={
-                "AMQP_URL": url,
-                "DATABASE_URL": servers.database_url,
-                "DATABASE_PREFIX": prefix,
-                "RABBITMQ_MANAGEMENT_URL": servers.management_url,
-                "ENVIRONMENT": "test",
-                "LOG_FORMAT": "json",
-                "RETRY_DELAYS": "[0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]",
-                "PAYMENT_FAILURE_RATE": "0.5",
-                "PAYMENT_LIMITS": PAYMENT_LIMITS,
-                **issuer.settings(),
-            },
-            ports=ports,
-            metrics_ports={name: ports[f"{name}-metrics"] for name in SERVICES},
-            log_dir=tmp_path_factory.mktemp("prometheus-suite-logs"),
-        )
-        try:
-            await suite.start(timeout=60)
-            shop = Shop(suite, prefix, servers.database_url, issuer, operator_token)
-            yield shop, suite, url
-            await shop.close()
-        finally:
-            await suite.stop()
-            await drop_databases(servers.database_url, prefix)
+    logs = tmp_path_factory.mktemp("prometheus-suite-logs")
+    async with (
+        fresh_vhost(servers.amqp_url, servers.management_url, prefix="warren-prom") as url,
+        running_shop(
+            servers,
+            url,
+            logs,
+            issuer,
+            operator_token,
+            RETRY_DELAYS="[0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]",
+            PAYMENT_FAILURE_RATE="0.5",
+        ) as shop,
+    ):
+        yield shop, shop.suite, url
 
 
 @pytest.fixture(scope="module")
