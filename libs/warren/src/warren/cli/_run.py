@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from warren.cli._app import app
 from warren.cli._project import load_project
@@ -78,11 +77,13 @@ async def _run(modules: list[str], timeout: float) -> int:
 
 
 def _print_urls(suite: Suite) -> None:
-    table = Table(title="Warren is running — Ctrl-C stops it")
-    table.add_column("service")
-    table.add_column("API")
-    table.add_column("docs")
-    table.add_column("metrics")
+    # One line per service, URLs whole (a table cuts them below ~110 columns): copy, paste, go.
+    console.print("[bold]Warren is running[/bold] — Ctrl-C stops it")
+    width = max(len(name) for name in suite.services)
     for service in suite.services.values():
-        table.add_row(service.name, service.url, f"{service.url}/docs", service.metrics_url)
-    console.print(table)
+        console.print(
+            f"  {service.name:<{width}}  {service.url}  (docs {service.url}/docs,"
+            f" metrics {service.metrics_url})",
+            highlight=False,
+            soft_wrap=True,
+        )
