@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from notifications import domain
@@ -56,15 +56,7 @@ async def list_notifications(
 
     An operator (``warren:admin``) sees every customer's, or one's with ``customer_id``.
     """
-    if caller.is_admin:
-        customer = customer_id
-    elif customer_id in (None, caller.subject):
-        customer = caller.subject
-    else:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"reading another customer's notifications needs {runtime.ADMIN_SCOPE}",
-        )
+    customer = caller.customer_to_list(customer_id, "notifications")
     sent = await store.list(order_id=order_id, customer_id=customer, limit=limit)
     return [_view(notification) for notification in sent]
 

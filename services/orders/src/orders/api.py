@@ -171,15 +171,7 @@ async def list_orders(
 
     An operator (``warren:admin``) sees every customer's, or one's with ``customer_id``.
     """
-    if caller.is_admin:
-        customer = customer_id
-    elif customer_id in (None, caller.subject):
-        customer = caller.subject
-    else:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"listing another customer's orders needs {runtime.ADMIN_SCOPE}",
-        )
+    customer = caller.customer_to_list(customer_id, "orders")
     orders = await store.list(customer_id=customer, status=status_, limit=limit)
     return [_view(order) for order in orders]
 

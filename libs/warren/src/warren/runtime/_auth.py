@@ -62,6 +62,20 @@ class Principal:
         """Whether a resource of ``owner`` is visible to this caller."""
         return owner == self.subject or self.is_admin
 
+    def customer_to_list(self, asked: str | None, what: str) -> str | None:
+        """Whose ``what`` a listing shows: the caller's own, or (``warren:admin``) anyone's.
+
+        An operator gets ``asked`` (None: every customer's). A customer gets their own, and
+        asking for someone else's is a 403 naming the scope it would need.
+        """
+        if self.is_admin:
+            return asked
+        if asked in (None, self.subject):
+            return self.subject
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"listing another customer's {what} needs {ADMIN_SCOPE}"
+        )
+
 
 class Unauthorized(HTTPException):
     """401 with the RFC 6750 challenge: no token, or one that does not verify."""
