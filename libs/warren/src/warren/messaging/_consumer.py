@@ -441,17 +441,9 @@ class Consumer:
             "x-last-error-type": error_type,
             "x-last-error-message": _truncate(str(error)),
         }
-        await self.broker.send(
-            OutgoingMessage.forwarded(
-                message.header.properties,
-                message.body,
-                retry_exchange(self.queue.service),
-                self.queue.delay_queue(delay),
-                headers,
-            ),
-            bounded=False,  # the broker took it already; the copy keeps the body
+        await self._move(
+            message, retry_exchange(self.queue.service), self.queue.delay_queue(delay), headers
         )
-        await message.channel.basic_ack(_tag_of(message))
         meter.count_retry(error_type)
         span.add_event(
             attr.EVENT_RETRY_SCHEDULED,
@@ -470,6 +462,17 @@ class Consumer:
             error=repr(error),
         )
 
+    async def _move(
+        self, message: DeliveredMessage, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> None:
+        """The one forwarder of retry and DLQ copies: publish the copy (confirmed, mandatory),
+        then ack the original; a crash in between duplicates, which the inbox absorbs."""
+        copy = OutgoingMessage.forwarded(
+            message.header.properties, message.body, exchange, routing_key, headers
+        )
+        await self.broker.send(copy, bounded=False)  # the broker took it already: keep the body
+        await message.channel.basic_ack(_tag_of(message))
+
     async def _dead_letter(
         self,
         message: DeliveredMessage,
@@ -486,17 +489,9 @@ class Consumer:
             "x-failed-at": datetime.now(UTC).isoformat(),
             "x-queue": self.queue.name,
         }
-        await self.broker.send(
-            OutgoingMessage.forwarded(
-                message.header.properties,
-                message.body,
-                dead_letter_exchange(self.queue.service),
-                self.queue.dead_letter_queue,
-                headers,
-            ),
-            bounded=False,  # the broker took it already; the copy keeps the body
+        await self._move(
+            message, dead_letter_exchange(self.queue.service), self.queue.dead_letter_queue, headers
         )
-        await message.channel.basic_ack(_tag_of(message))
         meter.count_dead_letter(error_type)
         span.add_event(
             attr.EVENT_DEAD_LETTERED,
