@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Shop, running_shop
+from tests.harness.command import run_ok
 from warren.runtime import Issuer
 from warren.testing import EventTap, Servers, fresh_vhost
 
@@ -62,17 +63,7 @@ def _env(copy: Path) -> dict[str, str]:
 
 
 def _run(copy: Path, *args: str | Path, timeout: float = 300, **env: str) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=copy,
-        env={**_env(copy), **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, f"{args}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return run_ok(*args, cwd=copy, env={**_env(copy), **env}, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

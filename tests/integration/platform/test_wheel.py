@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.harness.command import run_ok
 from warren.testing import free_ports, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,29 +39,16 @@ def _uv() -> str:
     return found
 
 
-def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, f"{args}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: Any) -> Path:
     """A fresh virtual environment, outside the repository, with the platform's wheel only."""
     outside = tmp_path_factory.mktemp("outside")
     dist = outside / "dist"
-    _run(_uv(), "build", "--package", "warren-platform", "--wheel", "-o", dist, cwd=ROOT)
+    run_ok(_uv(), "build", "--package", "warren-platform", "--wheel", "-o", dist, cwd=ROOT)
     (wheel,) = dist.glob("warren_platform-*.whl")
-    _run(_uv(), "venv", "--python", sys.executable, outside / "venv", cwd=outside)
+    run_ok(_uv(), "venv", "--python", sys.executable, outside / "venv", cwd=outside)
     python = outside / "venv" / "bin" / "python"
-    _run(_uv(), "pip", "install", "--python", python, wheel, cwd=outside)
+    run_ok(_uv(), "pip", "install", "--python", python, wheel, cwd=outside)
     return outside / "venv"
 
 
@@ -71,10 +59,10 @@ def test_the_environment_has_the_platform_and_no_suite(venv: Path) -> None:
         "print([n for n in ('shop_contracts','orders','inventory','payments','notifications')"
         " if u.find_spec(n)])"
     )
-    location, suite = _run(venv / "bin" / "python", "-c", probe, cwd=venv).splitlines()
+    location, suite = run_ok(venv / "bin" / "python", "-c", probe, cwd=venv).splitlines()
     assert str(ROOT) not in location
     assert suite == "[]"
-    assert _run(venv / "bin" / "warren", "--version", cwd=venv).startswith("warren ")
+    assert run_ok(venv / "bin" / "warren", "--version", cwd=venv).startswith("warren ")
 
 
 @pytest.fixture
