@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from warren.db import Database
+from warren.db.listener import listen
 from warren.db.outbox import (
     OutboxRecord,
     OutboxRow,
@@ -18,6 +19,7 @@ from warren.db.outbox import (
     mark_sent,
     pending,
     purge_sent,
+    release,
 )
 
 
@@ -276,3 +278,70 @@ async def test_purge_sent_deletes_only_rows_sent_long_ago(database: Database) ->
         left = await conn.fetch("SELECT id FROM warren_outbox ORDER BY seq")
 
     assert [row["id"] for row in left] == [recently.id, unsent.id]
+
+
+async def reserve_committed(
+    database: Database, *records: OutboxRecord, seconds: float = 30.0
+) -> list[str]:
+    """Append with a reservation and commit; the routing keys of the rows reserved."""
+    async with database.transaction() as conn:
+        reserved = await append(conn, records, reserve_for=seconds)
+    return [record.routing_key for record in reserved]
+
+
+async def test_append_reserves_the_head_of_each_aggregate_for_the_writer(
+    database: Database,
+) -> None:
+    await append_committed(database, message("C", 1))  # C has an unsent row already
+
+    reserved = await reserve_committed(
+        database, message("A", 1), message("A", 2), message("B", 1), message("C", 2)
+    )
+
+    assert reserved == ["A1", "B1"]  # A2 follows A1; C2 follows the unsent C1
+    async with database.transaction() as conn:
+        claimable = keys(await claim(conn, 10))
+    assert claimable == ["C1"]  # relays leave reserved rows, and what waits behind them, alone
+
+
+async def test_a_sent_head_makes_its_aggregate_reservable_again(database: Database) -> None:
+    assert await reserve_committed(database, message("A", 1)) == ["A1"]
+    assert await reserve_committed(database, message("A", 2)) == []  # A1 is still unsent
+
+    async with database.transaction() as conn:
+        [first] = await conn.fetch("SELECT id FROM warren_outbox WHERE routing_key = 'A1'")
+        followed = await mark_sent(conn, [first["id"]])
+
+    assert followed is True  # A2 waits behind A1 and no NOTIFY said so: wake the relays
+    async with database.transaction() as conn:
+        assert keys(await claim(conn, 10)) == ["A2"]
+        assert await mark_sent(conn, []) is False
+    assert await reserve_committed(database, message("B", 1)) == ["B1"]
+
+
+async def test_a_lapsed_or_released_reservation_goes_to_the_relays(database: Database) -> None:
+    await reserve_committed(database, message("A", 1), seconds=0.2)
+    reserved = await reserve_committed(database, message("B", 1))
+    async with database.transaction() as conn:
+        assert await claim(conn, 10) == []
+
+    await asyncio.sleep(0.3)
+    async with database.pool.acquire() as conn:
+        await release(conn, [uuid.UUID(int=0)])  # an unknown id changes nothing
+        [b1] = await conn.fetch("SELECT id FROM warren_outbox WHERE routing_key = 'B1'")
+        await release(conn, [b1["id"]])
+
+    assert reserved == ["B1"]
+    async with database.transaction() as conn:
+        assert sorted(keys(await claim(conn, 10))) == ["A1", "B1"]
+
+
+async def test_only_rows_left_to_the_relays_notify_them(database: Database) -> None:
+    async with listen(database) as wakeups:
+        wakeups.clear()
+        await reserve_committed(database, message("A", 1))
+        await asyncio.sleep(0.3)  # a NOTIFY would have arrived by now
+        assert not wakeups.is_set()
+
+        await reserve_committed(database, message("A", 2))  # behind A1: the relays' row
+        await asyncio.wait_for(wakeups.wait(), 5)

@@ -1,9 +1,11 @@
 """The transactional outbox: messages written with the state change that caused them.
 
-Owns the ``warren_outbox`` table and every query on it: append (with a NOTIFY that fires on
-commit), claim (the earliest unsent row per aggregate, ``SKIP LOCKED`` so relays share the work
-without publishing a row twice or out of order), mark sent, defer (a failed row's backoff, kept in
-the row so every relay honours it and it holds back only its own aggregate), lag and retention.
+Owns the ``warren_outbox`` table and every query on it: append (reserving each aggregate's head
+row for the writer's own publish right after commit, and notifying the relays, on commit, of
+rows that are theirs), claim (the earliest unsent row per aggregate, ``SKIP LOCKED`` so relays
+share the work without publishing a row twice or out of order), mark sent, release (a reserved
+row the writer could not publish), defer (a failed row's backoff, kept in the row so every relay
+honours it and it holds back only its own aggregate), lag and retention.
 It never talks to a broker and never interprets a message: headers and properties are opaque JSON
 for the publisher.
 """
@@ -63,19 +65,41 @@ ALTER TABLE warren_outbox
 
 # One round trip however many records: the arrays are unnested in order, so seq follows the
 # order of ``records``; the jsonb columns travel as text so no connection codec is assumed.
+# With a reservation ($9 seconds, NULL for none) the first record of each aggregate that has no
+# earlier unsent row is the writer's to publish after commit: its next_attempt_at keeps relays
+# off it until then (a relay takes it after that, should the writer die first). Every later row
+# of that aggregate waits behind it as always, so the per-aggregate order holds. The probe sees
+# the rows committed before this statement: a concurrent writer of the same aggregate is
+# serialised by the aggregate's own row lock, as every step that changes an aggregate takes it.
+# Only rows left to the relays are worth a NOTIFY.
 _APPEND = """
-WITH appended AS (
-    INSERT INTO warren_outbox
-        (id, aggregate_id, exchange, routing_key, body, headers, properties)
-    SELECT r.id, r.aggregate_id, r.exchange, r.routing_key, r.body,
-           r.headers::jsonb, r.properties::jsonb
+WITH incoming AS (
+    SELECT r.*, $9::float8 IS NOT NULL
+        AND row_number() OVER (PARTITION BY r.aggregate_id ORDER BY r.n) = 1
+        AND NOT EXISTS (
+            SELECT 1 FROM warren_outbox AS earlier
+            WHERE earlier.aggregate_id = r.aggregate_id AND earlier.sent_at IS NULL
+        ) AS reserved
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[],
                 $7::text[])
         WITH ORDINALITY AS r(id, aggregate_id, exchange, routing_key, body, headers, properties, n)
-    ORDER BY r.n
-    RETURNING 1
+),
+appended AS (
+    INSERT INTO warren_outbox
+        (id, aggregate_id, exchange, routing_key, body, headers, properties, next_attempt_at)
+    SELECT i.id, i.aggregate_id, i.exchange, i.routing_key, i.body,
+           i.headers::jsonb, i.properties::jsonb,
+           CASE WHEN i.reserved THEN now() + make_interval(secs => $9) END
+    FROM incoming AS i
+    ORDER BY i.n
+    RETURNING id, next_attempt_at IS NOT NULL AS reserved
+),
+notified AS (
+    SELECT pg_notify($8, count(*)::text) FROM appended WHERE NOT reserved HAVING count(*) > 0
 )
-SELECT pg_notify($8, count(*)::text) FROM appended
+SELECT id FROM appended WHERE reserved
+UNION ALL
+SELECT NULL FROM notified
 """
 
 # ``followed``: a later unsent row of the same aggregate waits behind this one (an index probe
@@ -153,15 +177,24 @@ class OutboxRow(OutboxRecord):
     attempts: int = 0
 
 
-async def append(conn: Connection, records: Sequence[OutboxRecord]) -> None:
-    """Append ``records`` in this transaction and wake the relays when it commits.
+async def append(
+    conn: Connection, records: Sequence[OutboxRecord], *, reserve_for: float | None = None
+) -> list[OutboxRecord]:
+    """Append ``records`` in this transaction; those the caller is to publish after commit.
 
     Call it on the connection of the transaction that changes the state, so the messages exist
-    exactly when the change does. A rollback discards both the rows and the notification.
+    exactly when the change does. A rollback discards the rows and any notification.
+
+    Without ``reserve_for`` every row is the relays', who are notified on commit, and the result
+    is empty. With it (seconds), the head of each aggregate (its first record when no earlier
+    row of the aggregate is unsent) is reserved for the caller and returned: publish it after
+    commit, then ``mark_sent`` it, or ``release`` it to the relays if that fails. Relays leave a
+    reserved row alone for ``reserve_for`` seconds and take it after, should the caller die.
+    The other rows are the relays', notified on commit; they follow their aggregate's head.
     """
     if not records:
-        return
-    await conn.execute(
+        return []
+    rows = await conn.fetch(
         _APPEND,
         [r.id for r in records],
         [r.aggregate_id for r in records],
@@ -171,7 +204,10 @@ async def append(conn: Connection, records: Sequence[OutboxRecord]) -> None:
         [orjson.dumps(r.headers).decode() for r in records],
         [orjson.dumps(r.properties).decode() for r in records],
         CHANNEL,
+        reserve_for,
     )
+    reserved = {row["id"] for row in rows if row["id"] is not None}
+    return [r for r in records if r.id in reserved]
 
 
 async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
@@ -202,11 +238,42 @@ async def claim(conn: Connection, limit: int) -> list[OutboxRow]:
     ]
 
 
-async def mark_sent(conn: Connection, ids: Sequence[UUID]) -> None:
-    """Record that the messages ``ids`` were published (confirmed by the broker)."""
+# ``followed``: the aggregate of a row just marked has a later unsent row, now claimable.
+_MARK_SENT = """
+WITH marked AS (
+    UPDATE warren_outbox SET sent_at = now(), next_attempt_at = NULL
+    WHERE id = ANY($1::uuid[]) AND sent_at IS NULL
+    RETURNING aggregate_id, seq
+)
+SELECT coalesce(bool_or(EXISTS (
+    SELECT 1 FROM warren_outbox AS later
+    WHERE later.aggregate_id = marked.aggregate_id
+      AND later.sent_at IS NULL
+      AND later.seq > marked.seq
+)), false)
+FROM marked
+"""
+
+
+async def mark_sent(conn: Connection, ids: Sequence[UUID]) -> bool:
+    """Record that the messages ``ids`` were published (confirmed by the broker).
+
+    True when a later unsent row of one of their aggregates waits behind them: it is claimable
+    now, and the relays (who were not told when it was appended) should be woken.
+    """
+    followed = await conn.fetchval(_MARK_SENT, list(ids))
+    return bool(followed)
+
+
+async def release(conn: Connection, ids: Sequence[UUID]) -> None:
+    """Hand rows ``append`` reserved, whose publish failed, to the relays at once.
+
+    The relays retry them with backoff (see ``defer``); without this they would wait out the
+    reservation. A row already sent is left alone.
+    """
     await conn.execute(
-        "UPDATE warren_outbox SET sent_at = now(), next_attempt_at = NULL"
-        " WHERE id = ANY($1::uuid[]) AND sent_at IS NULL",
+        "UPDATE warren_outbox SET next_attempt_at = NULL"
+        " WHERE id = ANY($1::uuid[]) AND sent_at IS NULL AND attempts = 0",
         list(ids),
     )
 

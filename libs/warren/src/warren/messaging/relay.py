@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -106,10 +107,31 @@ class OutboxRelay:
         self.rounds = 0
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
+        self._wakeups: asyncio.Event | None = None
+        self._using_connection = asyncio.Lock()  # rounds and settle() share the one connection
 
     def start(self) -> None:
         """Run the relay in a background task."""
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.broker.service}")
+
+    def wake(self) -> None:
+        """Look for work now: rows became claimable that no NOTIFY announced (a ``Dispatcher``)."""
+        if self._wakeups is not None:
+            self._wakeups.set()
+
+    async def settle(self, sent: Sequence[uuid.UUID], released: Sequence[uuid.UUID]) -> None:
+        """Mark rows published elsewhere (a ``Dispatcher``) sent; ``release`` those it could not.
+
+        On the relay's own connection, between its rounds. Wakes the relay when that made rows
+        claimable: a released row, or a later row of a just-sent row's aggregate.
+        """
+        async with self._using_connection:
+            conn = await self._connection()
+            followed = bool(sent) and await outbox.mark_sent(conn, sent)
+            if released:
+                await outbox.release(conn, released)
+        if followed or released:
+            self.wake()
 
     async def stop(self) -> None:
         """Stop after the round in progress (its transaction rolls back if cut short)."""
@@ -128,6 +150,7 @@ class OutboxRelay:
     async def _relay_forever(self) -> None:
         outage = 0.0  # backoff while the database itself fails: no row can be claimed then
         async with listener.listen(self.database) as wakeups:
+            self._wakeups = wakeups
             while True:
                 wakeups.clear()
                 try:
@@ -161,7 +184,12 @@ class OutboxRelay:
         it deferred none), so the relay wakes for it without a poll.
         """
         self.rounds += 1
-        conn = await self._connection()
+        async with self._using_connection:
+            return await self._claim_and_publish(await self._connection())
+
+    async def _claim_and_publish(
+        self, conn: asyncpg.Connection
+    ) -> tuple[int, int, bool, float | None]:
         async with conn.transaction():
             rows = await outbox.claim(conn, self.batch_size)
             if not rows:

@@ -18,6 +18,7 @@ import structlog
 from warren.contracts.event import Event
 from warren.db import Database
 from warren.messaging import Broker, Consumer, Delivery, Handler, RetryPolicy, WorkQueue
+from warren.messaging.dispatcher import Dispatcher
 from warren.messaging.nodes import node_urls
 from warren.messaging.relay import OutboxRelay
 from warren.runtime._housekeeping import Housekeeping
@@ -45,6 +46,7 @@ class Runtime(Generic[S]):
         self._writer: Writer[S] | None = None
         self.consumers: list[Consumer] = []
         self.relay: OutboxRelay | None = None
+        self.dispatcher: Dispatcher | None = None
         self.housekeeping: Housekeeping | None = None
         self.loops: list[asyncio.Task[None]] = []
 
@@ -88,8 +90,14 @@ class Runtime(Generic[S]):
             settings.amqp_url, self.service.name, max_message_bytes=settings.max_message_bytes
         )
         await self._broker.connect()
+        self.relay = OutboxRelay(self._database, self._broker, batch_size=settings.outbox_batch)
+        self.dispatcher = Dispatcher(self.relay)
         self._writer = Writer(
-            self._database, self.service.name, self.service.store, self.service.dependencies
+            self._database,
+            self.service.name,
+            self.service.store,
+            self.service.dependencies,
+            self.dispatcher,
         )
         for subscription in self.service.subscriptions:  # a missing dependency fails the start
             for step in subscription.handlers.values():
@@ -98,8 +106,8 @@ class Runtime(Generic[S]):
         await self._broker.declare(queues)
         for hook in self.service.on_start:
             await hook(self)
-        self.relay = OutboxRelay(self._database, self._broker, batch_size=settings.outbox_batch)
         self.relay.start()
+        self.dispatcher.start()
         self.housekeeping = Housekeeping(
             self._database,
             timedelta(days=settings.retention_days),
@@ -126,7 +134,7 @@ class Runtime(Generic[S]):
         log.info("service started", queues=[q.name for q in queues])
 
     async def stop(self) -> None:
-        """Stop background loops, consumers (draining in-flight work), the relay, then close."""
+        """Stop background loops, consumers (draining in-flight work), the outbox, then close."""
         for task in self.loops:
             task.cancel()
         for task in self.loops:
@@ -136,6 +144,8 @@ class Runtime(Generic[S]):
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
         if self.housekeeping is not None:
             await self.housekeeping.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         if self.relay is not None:
             await self.relay.stop()
         if self._broker is not None:

@@ -1,7 +1,8 @@
 """The unit of work: one transaction for a step's state change, its outbox rows and its inbox entry.
 
 Owns the one write path of every service, for HTTP commands and consumed events alike. Handlers
-return events; this module turns them into outbox rows on the same connection. It does not ack.
+return events; this module turns them into outbox rows on the same connection and, once the
+transaction has committed, hands the rows it reserved to the dispatcher. It does not ack.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from warren import db
 from warren.contracts.event import Event
 from warren.db import Connection, inbox, outbox
 from warren.messaging import Delivery
+from warren.messaging.dispatcher import Dispatcher
 from warren.messaging.message import prepare
 from warren.messaging.relay import to_record
 from warren.runtime._injection import Call, bind
@@ -31,6 +33,8 @@ class Writer(Generic[S]):
     """Runs steps of one service: ``await writer.execute(place_order, command)``.
 
     A step's parameters after ``(subject, store)`` are filled from ``dependencies`` by type.
+    With a ``dispatcher`` its events are published right after commit (the relay is the safety
+    net); without one, the outbox relay publishes them all.
     """
 
     def __init__(
@@ -39,11 +43,13 @@ class Writer(Generic[S]):
         service: str,
         store: Callable[[Connection], S],
         dependencies: Sequence[object] = (),
+        dispatcher: Dispatcher | None = None,
     ):
         self.database = database
         self.service = service
         self.store = store
         self.dependencies = tuple(dependencies)
+        self.dispatcher = dispatcher
         self._calls: dict[Step[S], Call] = {}
 
     def prepare(self, step: Step[S]) -> Call:
@@ -59,7 +65,8 @@ class Writer(Generic[S]):
         """Run ``step(subject, store)`` in a transaction and queue its events; return them."""
         async with self.database.transaction() as conn:
             events = await self.prepare(step)(subject, self.store(conn))
-            await self._append(conn, events, correlation_id)
+            reserved = await self._append(conn, events, correlation_id)
+        self._dispatch(reserved)
         return events
 
     async def consume(self, step: Step[S], consumer: str, event: Event, delivery: Delivery) -> None:
@@ -69,16 +76,22 @@ class Writer(Generic[S]):
                 _duplicate(consumer, delivery)
                 return
             events = await self.prepare(step)(event, self.store(conn))
-            await self._append(conn, events, delivery.correlation_id)
+            reserved = await self._append(conn, events, delivery.correlation_id)
+        self._dispatch(reserved)
 
     async def _append(
         self, conn: Connection, events: Sequence[Event], correlation_id: str | None
-    ) -> None:
+    ) -> list[outbox.OutboxRecord]:
         records = []
         for event in events:
             message = prepare(event, service=self.service, correlation_id=correlation_id)
             records.append(to_record(message, aggregate_id=event.subject))
-        await outbox.append(conn, records)
+        reservation = None if self.dispatcher is None else self.dispatcher.reservation
+        return await outbox.append(conn, records, reserve_for=reservation)
+
+    def _dispatch(self, reserved: list[outbox.OutboxRecord]) -> None:
+        if reserved and self.dispatcher is not None:  # committed: publish them now
+            self.dispatcher.dispatch(reserved)
 
 
 def _duplicate(consumer: str, delivery: Delivery) -> None:
