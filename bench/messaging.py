@@ -38,6 +38,8 @@ class Spec:
     seconds: float = 4.0
     loop: str = "asyncio"  # or uvloop
     tracing: str = ""  # OTLP/HTTP endpoint; empty: no tracer provider
+    sampler: str = ""  # OTEL_TRACES_SAMPLER when tracing; empty: the default (every span)
+    sampler_arg: str = ""  # OTEL_TRACES_SAMPLER_ARG
     inbox_database: str = ""  # PostgreSQL server URL; set: handler runs through Writer
     profile: str = ""  # write a pyinstrument text profile of the timed part here
     broker_pid: int = 0
@@ -237,6 +239,9 @@ async def run(spec: Spec) -> dict[str, Any]:
         from warren import telemetry
 
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = spec.tracing
+        if spec.sampler:
+            os.environ["OTEL_TRACES_SAMPLER"] = spec.sampler
+            os.environ["OTEL_TRACES_SAMPLER_ARG"] = spec.sampler_arg
         tracing = telemetry.configure_tracing(workload.SERVICE)
     await workload.prepare_queue(spec.url, spec.queue_type)
     measure = Measure(spec.broker_pid)

@@ -11,6 +11,9 @@ from typing import Any
 
 RAW, FASTSTREAM, WARREN = "aio-pika", "faststream", "warren"
 TRIO = (RAW, FASTSTREAM, WARREN)
+TRACED_10 = "warren traced 10%"
+SAMPLED_10 = {"sampler": "parentbased_traceidratio", "sampler_arg": "0.1"}
+"""The production setting the README recommends: one trace in ten recorded, whole."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,12 @@ QUICK = Sizes(
 def cases(sizes: Sizes, uvloop: bool) -> list[Case]:
     """Every messaging case, grouped; each group starts with raw aio-pika (the baseline)."""
     traced = {"tracing": True}
+    sampled = {**traced, **SAMPLED_10}
     found = [
         *(Case("publish", "publish", c, options={"count": sizes.publish}) for c in TRIO),
         Case("publish", "publish", "warren.send", options={"count": sizes.publish}),
         Case("publish", "publish", WARREN, "warren traced", {"count": sizes.publish, **traced}),
+        Case("publish", "publish", WARREN, TRACED_10, {"count": sizes.publish, **sampled}),
     ]
     for prefetch in (1, 10, 100):
         count = sizes.consume_p1 if prefetch == 1 else sizes.consume
@@ -86,6 +91,7 @@ def cases(sizes: Sizes, uvloop: bool) -> list[Case]:
     p100 = {"count": sizes.consume, "prefetch": 100}
     found += [
         Case("consume prefetch 100", "consume", WARREN, "warren traced", {**p100, **traced}),
+        Case("consume prefetch 100", "consume", WARREN, TRACED_10, {**p100, **sampled}),
         Case(
             "consume prefetch 100",
             "consume",
@@ -95,6 +101,7 @@ def cases(sizes: Sizes, uvloop: bool) -> list[Case]:
         ),
         *(Case("end to end", "e2e", c, options={"count": sizes.e2e}) for c in TRIO),
         Case("end to end", "e2e", WARREN, "warren traced", {"count": sizes.e2e, **traced}),
+        Case("end to end", "e2e", WARREN, TRACED_10, {"count": sizes.e2e, **sampled}),
         *(
             Case("latency at 1000/s", "latency", c, options={"seconds": sizes.latency_seconds})
             for c in TRIO

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bench.plan import FASTSTREAM, RAW, WARREN, Case
+from bench.plan import FASTSTREAM, RAW, TRACED_10, WARREN, Case
 from bench.stats import median
 
 Run = tuple[Case, dict[str, Any]]
@@ -220,6 +220,7 @@ def targets(
         throughput(group, WARREN, FASTSTREAM, 1.3)
     for group in ("publish", "consume prefetch 100"):
         throughput(group, "warren traced", RAW, 0.75)
+        throughput(group, TRACED_10, RAW, 0.75)
     for name in (WARREN, "warren traced"):
         p99 = summary.get("latency at 1000/s", {}).get(name, {}).get("p99")
         check(

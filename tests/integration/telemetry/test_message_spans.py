@@ -1,6 +1,7 @@
 """Messaging spans on a real broker: a CONSUMER span is the child of the PRODUCER span of the
 message it handled, with the messaging semantic conventions; retries and DLQ moves are span
-events, and their re-publishes continue the trace; the outbox hop keeps the trace."""
+events, and their re-publishes continue the trace; the outbox hop keeps the trace; a trace the
+sampler left out records nothing and stays left out in the consumer and what it publishes."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
 from warren import db, telemetry
 from warren.contracts.event import Event
 from warren.messaging import Broker, Delivery, PermanentError, RetryPolicy
+from warren.messaging.message import prepare
 from warren.messaging.relay import OutboxRelay
 from warren.runtime import Writer
 from warren.telemetry import attributes as attr
@@ -165,6 +168,44 @@ async def test_the_outbox_hop_keeps_the_trace_of_the_code_that_wrote_the_row(
     assert producer.context.trace_id == consumer.context.trace_id == request_ids.trace_id
     assert _parent(producer) == request_ids.span_id
     assert _parent(consumer) == producer.context.span_id
+
+
+@pytest.mark.parametrize("path", ["publish", "send"])
+async def test_a_sampled_out_trace_records_nothing_and_stays_sampled_out_downstream(
+    broker: Broker, consumer_for, spans: Spans, path: str
+) -> None:
+    """As under ``parentbased_traceidratio``: the request was not sampled, so neither is the
+    PRODUCER span, the CONSUMER span, nor anything the handler publishes, yet one trace id runs
+    through them all (for the logs)."""
+    seen: list[trace.SpanContext] = []
+
+    async def record(event: Event, delivery: Delivery) -> None:
+        seen.append(trace.get_current_span().get_span_context())
+
+    await consumer_for({PLACED: record})
+    unsampled = SpanContext(
+        trace_id=uuid.uuid4().int,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.DEFAULT),
+    )
+    event = example(PLACED, order_id=uuid.uuid4())
+    with trace.use_span(NonRecordingSpan(unsampled)):
+        if path == "publish":
+            await broker.publish(event)
+        else:  # the outbox relay's path: prepared now, sent later outside any trace
+            prepared = prepare(event, service="orders")
+    if path == "send":
+        await broker.send(prepared)
+
+    async def handled() -> bool:
+        return bool(seen)
+
+    await wait_until(handled, timeout=10, what="the event handled")
+    assert seen[0].trace_id == unsampled.trace_id
+    assert not seen[0].trace_flags.sampled
+    await asyncio.sleep(0.2)  # a span recorded by mistake would be exported by now
+    assert spans.all() == []
 
 
 def _parent(span: ReadableSpan) -> int | None:

@@ -1,6 +1,7 @@
 """OTLP over https: Warren's span exporter honours OpenTelemetry's standard TLS variables
 (OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY) against a collector stand-in
-that speaks TLS and demands a client certificate; a stranger CA gets no span through."""
+that speaks TLS and demands a client certificate; a stranger CA gets no span through, and
+requests' own CA variables (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) do not replace the configured CA."""
 
 from __future__ import annotations
 
@@ -86,3 +87,13 @@ def test_a_collector_certificate_from_another_ca_gets_no_span(
 ) -> None:
     export_one_span(monkeypatch, collector, str(pki.other_ca), pki)
     assert collector.bodies == []
+
+
+def test_the_configured_ca_wins_over_the_ca_variables_of_requests(
+    monkeypatch: pytest.MonkeyPatch, collector: Collector, pki: Pki
+) -> None:
+    # Many images set these for every requests user; they must not replace the collector's CA.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.other_ca))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(pki.other_ca))
+    export_one_span(monkeypatch, collector, str(pki.ca), pki)
+    assert len(collector.bodies) == 1

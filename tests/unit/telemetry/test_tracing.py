@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
 from warren.telemetry import Tracing
+from warren.telemetry._exporter import OtlpExporter
 from warren.telemetry._tracing import exporters, sampler, tracer_provider
 
 OTEL = (
@@ -127,8 +127,8 @@ def test_no_endpoint_means_no_exporter() -> None:
 def test_the_otlp_endpoint_gets_the_traces_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318/")
     [exporter] = exporters()
-    assert isinstance(exporter, OTLPSpanExporter)
-    assert exporter._endpoint == "http://jaeger:4318/v1/traces"
+    assert isinstance(exporter, OtlpExporter)
+    assert exporter.endpoint == "http://jaeger:4318/v1/traces"
     exporter.shutdown()
 
 
@@ -136,8 +136,8 @@ def test_a_traces_endpoint_is_used_as_given(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/custom")
     [exporter] = exporters()
-    assert isinstance(exporter, OTLPSpanExporter)
-    assert exporter._endpoint == "http://collector:4318/custom"
+    assert isinstance(exporter, OtlpExporter)
+    assert exporter.endpoint == "http://collector:4318/custom"
     exporter.shutdown()
 
 

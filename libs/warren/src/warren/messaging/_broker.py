@@ -27,6 +27,7 @@ from aiormq.exceptions import (
     DeliveryError,
 )
 from aiormq.exceptions import PublishError as Returned
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
@@ -241,12 +242,14 @@ class Broker:
             )
 
     async def _send_traced(self, message: OutgoingMessage, parent: Context | None) -> None:
-        with self._tracer.start_as_current_span(
-            self._span_name(message.exchange),
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            attributes=_producer_attributes(message),
-        ):
+        span = self._tracer.start_span(
+            self._span_name(message.exchange), context=parent, kind=SpanKind.PRODUCER
+        )
+        if not span.is_recording():  # sampled out: no attributes, no timing, one header at most
+            await self._send_counted(message, _unsampled_headers(message, parent, span))
+            return
+        span.set_attributes(_producer_attributes(message))
+        with trace.use_span(span, end_on_exit=True):
             await self._send_counted(message, inject(dict(message.headers)))
 
     async def _send_counted(self, message: OutgoingMessage, headers: dict[str, Any]) -> None:
@@ -397,6 +400,21 @@ def _refusal(message: OutgoingMessage, user: str | None, error: ChannelClosed) -
             "writes only its own exchange, with the routing keys of the events it owns"
         )
     return f"broker closed the channel while publishing {where}: {error}"
+
+
+def _unsampled_headers(
+    message: OutgoingMessage, parent: Context | None, span: trace.Span
+) -> dict[str, Any]:
+    """The headers a sampled-out message leaves with: enough for its consumers to drop theirs.
+
+    When the message already carries its parent's unsampled context (``prepare`` recorded the
+    current one; ``send`` extracted it), that says all a consumer needs: this trace, unsampled.
+    Only a new root (no parent, or a sampled one) must inject its own unsampled context.
+    """
+    carried = trace.get_current_span(parent).get_span_context()
+    if carried.is_valid and not carried.trace_flags.sampled:
+        return message.headers
+    return inject(dict(message.headers), trace.set_span_in_context(span))
 
 
 def _producer_attributes(message: OutgoingMessage) -> dict[str, str | int]:

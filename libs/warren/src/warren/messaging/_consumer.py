@@ -273,12 +273,15 @@ class Consumer:
                 if token is not None:
                     otel_context.detach(token)
             return
-        with self._tracer.start_as_current_span(
+        span = self._tracer.start_span(
             self._span_name,
             context=extract(properties.headers),  # parent: the PRODUCER span
             kind=SpanKind.CONSUMER,
-            attributes=self._consumer_attributes(message, attempt),
-        ) as span:
+        )
+        if span.is_recording():  # a sampled-out span keeps nothing: no attributes to build
+            span.set_attributes(self._consumer_attributes(message, attempt))
+        # Current even when sampled out: what the handler publishes carries the unsampled trace.
+        with trace.use_span(span, end_on_exit=True):
             await self._handle(message, attempt, span)
 
     async def _handle(self, message: DeliveredMessage, attempt: int, span: trace.Span) -> None:

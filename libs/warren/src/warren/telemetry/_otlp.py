@@ -1,12 +1,10 @@
-"""OTLP/HTTP span export with a protobuf encoder written for spans, not built from messages.
+"""The OTLP wire format for spans: an ``ExportTraceServiceRequest`` written byte by byte.
 
-OpenTelemetry's exporter builds the request as protobuf message objects and serialises them:
+OpenTelemetry's encoder builds the request as protobuf message objects and serialises them:
 about 110-220 µs of CPU per span here, in the batch processor's thread, which competes for the
 GIL with the messaging it traces. Writing the protobuf wire format directly costs a tenth of that
-for the same bytes (the unit tests parse both and compare them field by field). Everything else
-(endpoint, headers, compression, TLS, timeout, retries) stays OpenTelemetry's exporter, with one
-repair: the CA in ``OTEL_EXPORTER_OTLP_CERTIFICATE`` is kept even where ``REQUESTS_CA_BUNDLE`` or
-``CURL_CA_BUNDLE`` is set (many images set them), which requests would otherwise let win.
+for the same bytes (the unit tests parse both and compare them field by field). Owns encoding
+only; posting the bytes is ``warren.telemetry._exporter``'s.
 """
 
 from __future__ import annotations
@@ -16,11 +14,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import requests
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
@@ -31,44 +26,6 @@ _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _FIXED64 = struct.Struct("<Q")
 _FIXED32 = struct.Struct("<I")
 _DOUBLE = struct.Struct("<d")
-
-
-class SpanExporter(OTLPSpanExporter):
-    """``OTLPSpanExporter`` (http/protobuf) with ``encode_request`` as its encoder."""
-
-    def __init__(self, endpoint: str | None = None, **kwargs: Any) -> None:
-        """OpenTelemetry's exporter on a session whose configured CA the environment can't undo."""
-        kwargs.setdefault("session", _Session())
-        super().__init__(endpoint, **kwargs)
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Encode ``spans`` and post them; FAILURE (logged) when either step fails."""
-        if self._shutdown:
-            return SpanExportResult.FAILURE
-        try:
-            body = encode_request(spans)
-        except Exception:  # one bad attribute must not stop the exporter thread
-            _log.exception("could not encode %d spans", len(spans))
-            return SpanExportResult.FAILURE
-        result = self._client.export(body)
-        return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
-
-
-class _Session(requests.Session):
-    """A session whose own ``verify`` (the exporter sets it from OTEL_EXPORTER_OTLP_CERTIFICATE)
-    outranks ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``: requests lets those override a session's
-    CA file (psf/requests#3829), so a collector signed by a private CA would fail verification.
-    """
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        settings: dict[str, Any] = super().merge_environment_settings(
-            url, proxies, stream, verify, cert
-        )
-        if verify is None and self.verify is not True:
-            settings["verify"] = self.verify
-        return settings
 
 
 def encode_request(spans: Sequence[ReadableSpan]) -> bytes:

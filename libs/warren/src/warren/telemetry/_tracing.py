@@ -3,10 +3,11 @@
 Owns setup and shutdown: resource (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``), sampler
 (``OTEL_TRACES_SAMPLER``/``_ARG``, parent-based always-on by default; nothing is recorded when
 nothing is exported), exporters (``OTEL_TRACES_EXPORTER``: ``otlp`` over http/protobuf when an
-endpoint is set, ``console``, ``none``) behind a batch processor (``OTEL_BSP_*``) that is
-flushed on shutdown. With
-``OTEL_SDK_DISABLED=true`` nothing is installed and every span is a no-op. A bad value fails at
-start, not silently. It reads the environment only when called.
+endpoint is set, configured by ``OTEL_EXPORTER_OTLP_*``, ``console``, ``none``) behind a batch
+processor (``OTEL_BSP_*``) that is flushed on shutdown. With ``OTEL_SDK_DISABLED=true`` nothing
+is installed and every span is a no-op. A bad sampler, exporter or protocol fails at start, not
+silently (a bad OTLP timeout or compression is a warning, as in OpenTelemetry's own exporter). It
+reads the environment only when called.
 """
 
 from __future__ import annotations
@@ -133,9 +134,9 @@ def _otlp_exporter(endpoint: str) -> SpanExporter:
             f"OTLP protocol {protocol!r} is not supported: Warren exports {_HTTP_PROTOBUF} "
             "(Jaeger and the OpenTelemetry Collector accept it on port 4318)"
         )
-    from warren.telemetry._otlp import SpanExporter  # imports the OTLP exporter: only if used
+    from warren.telemetry._exporter import ExportSettings, OtlpExporter  # requests: if used
 
-    return SpanExporter(endpoint=endpoint)
+    return OtlpExporter(ExportSettings.from_environment(endpoint))
 
 
 def _env(name: str, default: str = "") -> str:

@@ -41,6 +41,10 @@ class ServiceUnderTest(Generic[S]):
     _producers: dict[str, Broker] = field(default_factory=dict)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
+    async def close(self) -> None:
+        """Close the producers ``publish`` opened (``running_service`` does it on leaving)."""
+        await self._stack.aclose()
+
     @property
     def database(self) -> Database:
         """The service's database (pooled), for assertions on what it stored."""
@@ -111,5 +115,5 @@ async def running_service(
             )
         )
         under_test = ServiceUnderTest(runtime, http, tapped, url)
-        stack.push_async_callback(under_test._stack.aclose)
+        stack.push_async_callback(under_test.close)
         yield under_test
