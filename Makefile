@@ -93,13 +93,14 @@ schemas: install  ## re-record the JSON Schemas of every event (after a delibera
 clean:  ## remove the environment
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache
 
-# Benchmarks (issue 8): raw aio-pika vs FastStream vs warren, the saga, the outbox relay.
+# Benchmarks (issues 8, 16): raw aio-pika vs FastStream vs warren, the saga before and after,
+# the outbox relay.
 # Syncs the `bench` dependency group (a later plain `make install`/`make test` removes it again).
 # BENCH_ARGS passes flags through, e.g. `make bench BENCH_ARGS=--quick`.
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: services  ## benchmarks vs raw aio-pika and FastStream, the saga, the outbox (~10 min)
+bench: services  ## benchmarks vs raw aio-pika and FastStream, the saga before/after, the outbox (~20 min)
 	$(UV) sync --frozen --group bench --group dev
 	$(PY) -m bench --amqp-url $(AMQP_SERVER)/ --management-url $(RABBITMQ_MANAGEMENT_URL) \
 		--database-url $(DATABASE_URL) $(BENCH_ARGS)

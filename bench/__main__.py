@@ -1,14 +1,17 @@
 """``python -m bench``: run every benchmark, print the tables, write ``bench/RESULTS.md``.
 
 The orchestrator: it makes the vhost, starts the local OTLP receiver, runs each measurement in its
-own subprocess (round-robin over contenders, several rounds), then the saga and the outbox relay,
-and hands the results to ``bench.report``. ``--quick`` is a smoke run; ``--only`` picks sections.
+own subprocess (round-robin over contenders, several rounds), then the saga before and after
+(``bench.baseline``'s tree and this one, interleaved by round) and the outbox relay, and hands
+the results to ``bench.report`` and ``bench.comparison``. ``--quick`` is a smoke run; ``--only``
+picks sections.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bench import machine, plan, report
+from bench import baseline, comparison, document, machine, plan, report
 from bench.receiver import OtlpReceiver
 from warren.testing import fresh_vhost
 
@@ -28,12 +31,24 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny runs, one round: a smoke test")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
-    parser.add_argument("--rounds", type=int, help="rounds of the messaging cases")
+    parser.add_argument("--rounds", type=int, help="rounds of the messaging cases and the saga")
     parser.add_argument("--no-uvloop", action="store_true", help="skip the uvloop cases")
     parser.add_argument("--queue-type", default="quorum", choices=("quorum", "classic"))
-    parser.add_argument("--saga-rate", type=float, default=50.0, help="offered orders/s")
     parser.add_argument(
-        "--saga-lower-rates", default="20", help="paced phases run first (comma-separated)"
+        "--saga-baseline",
+        default=baseline.BASELINE,
+        help="the commit the saga's 'before' runs ('none': only this tree)",
+    )
+    parser.add_argument(
+        "--saga-rates", default="50,100", help="offered orders/s of the paced phases, in order"
+    )
+    parser.add_argument(
+        "--saga-seconds", type=float, help="seconds of each paced phase and of saturation"
+    )
+    parser.add_argument(
+        "--saga-accounting-seconds",
+        type=float,
+        help="seconds of the statement-counting pass (0: none)",
     )
     parser.add_argument("--saga-concurrency", type=int, default=48)
     parser.add_argument(
@@ -170,16 +185,15 @@ async def main(args: argparse.Namespace) -> None:
     if "profile" in sections:
         results["profiles"] = await profiles(args, sizes, pid)
     if "saga" in sections:
-        _progress("  saga: starting the four services")
-        results["saga"] = await subprocess_run("bench.saga", _saga_spec(args, sizes, pid), 900)
+        results["saga"] = await saga(args, sizes, pid)
     if "outbox" in sections:
         _progress("  outbox relay")
         results["outbox"] = await subprocess_run("bench.outbox", _outbox_spec(args, sizes, pid))
     results["minutes"] = (time.monotonic() - started) / 60
     results["load_at_end"] = machine.facts()["load"]
-    document = render(results, report.summarise(runs))
-    print(document)
-    args.output.write_text(document)
+    written = document.render(results, report.summarise(runs))
+    print(written)
+    args.output.write_text(written)
     raw = HERE / "results"
     raw.mkdir(exist_ok=True)
     (raw / ("quick.json" if args.quick else "latest.json")).write_text(
@@ -188,20 +202,84 @@ async def main(args: argparse.Namespace) -> None:
     _progress(f"bench: wrote {args.output} in {results['minutes']:.1f} min")
 
 
-def _saga_spec(args: argparse.Namespace, sizes: plan.Sizes, pid: int) -> dict[str, Any]:
+async def saga(args: argparse.Namespace, sizes: plan.Sizes, pid: int) -> dict[str, Any]:
+    """The saga's contenders in rounds (before, after; then after, before; …), each run its own
+    process with its own vhost and databases; the counting pass in each one's first run."""
+    after = baseline.current()
+    found: dict[str, Any] = {"current": {"commit": after.commit, "dirty": baseline.is_dirty()}}
+    runs: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        trees = {comparison.AFTER: after}
+        if args.saga_baseline.lower() != "none":
+            before = stack.enter_context(baseline.checkout(args.saga_baseline))
+            found["baseline"] = {"ref": args.saga_baseline, "commit": before.commit}
+            trees = {comparison.BEFORE: before, **trees}
+        count = args.rounds or sizes.rounds
+        for number in range(1, count + 1):
+            names = list(trees) if number % 2 else list(reversed(trees))
+            for name in names:
+                spec = _saga_spec(args, sizes, pid, name, trees[name], first=number == 1)
+                runs.append(await _saga_run(f"round {number}/{count}", name, spec))
+                runs[-1]["round"] = number
+    found["runs"] = runs
+    if args.profile_services:  # a run of its own: the profiler's cost stays out of the rounds
+        spec = _saga_spec(args, sizes, pid, comparison.AFTER, after, first=False)
+        spec["profile"] = str(HERE / "profiles")
+        found["profiled"] = await _saga_run("profiled", comparison.AFTER, spec)
+        if "error" not in found["profiled"]:
+            found["profiles"] = [
+                str(path.relative_to(HERE.parent))
+                for path in sorted(HERE.glob("profiles/saga-*.txt"))
+            ]
+    return found
+
+
+async def _saga_run(label: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    _progress(f"  saga {label}: {name}, starting the services")
+    try:
+        result = await subprocess_run("bench.saga", spec, 900)
+    except RuntimeError as error:
+        _progress(f"  saga {label}: {name} FAILED: {error}")
+        return {"contender": name, "error": str(error)}
+    paced = ", ".join(f"p99 at {p['offered']:.0f}/s {p['p99']:,.0f} ms" for p in result["paced"])
+    _progress(
+        f"  saga {label}: {name:<6} {result['saturation']['rate']:6.1f} orders/s at"
+        f" saturation, {paced}"
+    )
+    return result
+
+
+def _saga_spec(
+    args: argparse.Namespace,
+    sizes: plan.Sizes,
+    pid: int,
+    name: str,
+    tree: baseline.Tree,
+    *,
+    first: bool,
+) -> dict[str, Any]:
+    counting = sizes.saga_accounting_seconds
+    if args.saga_accounting_seconds is not None:
+        counting = args.saga_accounting_seconds
     return {
         "amqp_url": args.amqp_url,
         "management_url": args.management_url,
         "database_url": args.database_url,
         "broker_pid": pid,
-        "rate": args.saga_rate,
-        "lower_rates": [float(r) for r in args.saga_lower_rates.split(",") if r.strip()],
-        "seconds": sizes.saga_seconds,
+        "contender": name,
+        "code_root": str(tree.root),
+        # This tree runs as the venv installed it; another one from its own source roots.
+        "pythonpath": "" if tree.root == baseline.REPOSITORY else tree.pythonpath,
+        "services": list(tree.services),
+        "modules": ["warren", tree.contracts, *tree.services],
+        "rates": [float(r) for r in args.saga_rates.split(",") if r.strip()],
+        "seconds": args.saga_seconds or sizes.saga_seconds,
         "concurrency": args.saga_concurrency,
-        "saturation_seconds": sizes.saga_saturation_seconds,
+        "saturation_seconds": args.saga_seconds or sizes.saga_saturation_seconds,
+        "accounting_seconds": counting if first else 0.0,
+        "accounting_rate": plan.SAGA_ACCOUNTING_RATE,
         "prefetch": args.saga_prefetch,
         "pool_size": args.saga_pool,
-        "profile": str(HERE / "profiles") if args.profile_services else "",
     }
 
 
@@ -216,56 +294,11 @@ def _outbox_spec(args: argparse.Namespace, sizes: plan.Sizes, pid: int) -> dict[
     }
 
 
-def render(results: dict[str, Any], summary: dict[str, Any]) -> str:
-    """The whole of RESULTS.md."""
-    from bench.notes import FINDINGS, FOOTER, HEADER, TARGET_NOTES
-
-    facts = results["facts"]
-    parts = [
-        HEADER.format(
-            mode="quick (smoke)" if results["quick"] else "full",
-            when=facts["when"],
-            load=facts["load"],
-            load_end=results["load_at_end"],
-            minutes=results["minutes"],
-        ),
-        "## Targets (issue 8)\n\n"
-        + report.targets(summary, results.get("saga"), results.get("outbox"))
-        + "\n\n"
-        + TARGET_NOTES,
-        "## Versions and machine\n\n" + report.versions_table(results["versions"], facts),
-    ]
-    if summary:
-        parts.append(
-            "## Messaging: raw aio-pika vs FastStream vs warren\n\n"
-            + report.messaging_tables(summary)
-        )
-    if "micro" in results:
-        parts.append(
-            "## CPU per step, no broker (µs per message, best of 7)\n\n"
-            + report.micro_table(results["micro"])
-        )
-    if "saga" in results:
-        rerun = results.get("saga_rerun")
-        note = f"Re-run on its own at {rerun['when']}, load {rerun['load']}.\n\n" if rerun else ""
-        parts.append(
-            "## The saga: four services as processes\n\n"
-            + note
-            + report.saga_tables(results["saga"])
-        )
-    if "outbox" in results:
-        parts.append("## The outbox relay\n\n" + report.outbox_tables(results["outbox"]))
-    if results.get("profiles"):
-        parts.append("## Profiles\n\n" + "\n".join(f"- `{p}`" for p in results["profiles"]))
-    parts += [FINDINGS, FOOTER]
-    return "\n\n".join(parts) + "\n"
-
-
 def rerender(args: argparse.Namespace) -> None:
     """Write RESULTS.md again from a saved ``results/*.json`` (after editing the report code)."""
     results = json.loads(args.render.read_text())
     runs = [(plan.Case(**r["case"]), r["result"]) for r in results.get("messaging", [])]
-    args.output.write_text(render(results, report.summarise(runs)))
+    args.output.write_text(document.render(results, report.summarise(runs)))
 
 
 if __name__ == "__main__":

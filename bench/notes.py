@@ -46,10 +46,30 @@ Load average at start **{load}**, at end {load_end} (1, 5, 15 min).
 - **The saga**: `warren.runtime.suite.Suite` runs the four services as processes on their own
   vhost and databases, with the settings of `make run` except stock and payment limits large
   enough that every order is confirmed. Orders go in over HTTP; a tap (`bench/tap.py`) sees
-  every event on the wire. Paced: open loop at 20/s, then at the target's 50/s (each for the
-  same time; every order is waited for). Saturation: a closed loop of customers, each
-  ordering again as soon as the last order is confirmed. Per-hop times come from the CloudEvents
-  `time` each service writes in the step's transaction; the last hop is the orders relay's lag.
+  every event on the wire. Paced: open loop at 50/s, then at 100/s (each for the same time;
+  every order is waited for). Saturation: a closed loop of customers, each ordering again as
+  soon as the last order is confirmed; CPU per order is each process's CPU over the phase
+  divided by the orders confirmed in it. Per-hop times come from the CloudEvents `time` each
+  service writes in the step's transaction; the last hop is the orders relay's lag.
+- **Before and after** (issue 16): "before" is the tree of a fixed commit (`bench/baseline.py`,
+  `--saga-baseline`), extracted with `git archive` into a temporary folder; its services run with
+  that tree's source roots first on `PYTHONPATH`, in front of the venv's editable installs, and
+  each reports the files it imported (`warren.__file__` and the rest), checked against the tree.
+  The load generator, tap and measurements are this tree's. Rounds alternate the order (before
+  then after, after then before, …); each run is a process of its own with a fresh vhost and
+  databases; the tables give medians per contender.
+- **Statements and commits per order**: after the timed phases of each contender's first run, a
+  pass of its own at 20 orders/s. A `sitecustomize` the bench puts on the services' path
+  (`bench/service_site`) adds an asyncpg query logger to every connection (pool, relay, LISTEN)
+  on a signal, and writes the counts by step (the consumed event, the HTTP route, the own
+  connections, the rest) and kind (first keyword and main table) on another. `BEGIN`/`COMMIT`
+  of `conn.transaction()` go through the same logger. Commits are counted twice: by the
+  services (`COMMIT`s and statements outside a transaction) and by the server
+  (`pg_stat_database.xact_commit` of each service's database, read after 10.5 s of quiet, since
+  PostgreSQL publishes an idle backend's counts within 10 s, and after a statement on each
+  LISTEN connection, which publishes only then). The server's count is higher by the
+  transaction PostgreSQL runs for each batch of notifications a LISTEN connection reads. The
+  background while idle (relay polls, deadline sweeps) is measured first and taken off.
 - **The outbox relay**: rows written first and a relay timed draining them (rows/s); then, with
   the relay running, rows written by `Writer.execute` at fixed rates, lag = tap receive - commit.
 """
@@ -135,12 +155,14 @@ FOOTER = """\
 ## Re-running
 
 ```sh
-make bench                                  # everything (~10 min), writes bench/RESULTS.md
-.venv/bin/python -m bench --quick           # smoke test (~2 min)
+make bench                                  # everything (~20 min), writes bench/RESULTS.md
+.venv/bin/python -m bench --quick           # smoke test (~4 min)
 .venv/bin/python -m bench --only messaging --rounds 5 --no-uvloop
-.venv/bin/python -m bench --only saga --saga-rate 50 --saga-concurrency 64 --saga-prefetch 64
+.venv/bin/python -m bench --only saga --rounds 5          # the saga, before and after
+.venv/bin/python -m bench --only saga --saga-baseline none --saga-rates 50 --saga-prefetch 64
+.venv/bin/python -m bench --only saga --saga-baseline main --rounds 1 --saga-seconds 5
 .venv/bin/python -m bench --queue-type classic   # how much is the quorum queue's disk
-.venv/bin/python -m bench --only saga --profile-services   # pyinstrument in every service
+.venv/bin/python -m bench --only saga --profile-services   # pyinstrument in every service ("after")
 ```
 
 Raw results of the last run are in `bench/results/latest.json` (quick runs: `quick.json`);

@@ -14,6 +14,7 @@ TRIO = (RAW, FASTSTREAM, WARREN)
 TRACED_10 = "warren traced 10%"
 SAMPLED_10 = {"sampler": "parentbased_traceidratio", "sampler_arg": "0.1"}
 """The production setting the README recommends: one trace in ten recorded, whole."""
+SAGA_ACCOUNTING_RATE = 20.0  # orders/s of the counting pass: low, so counting costs no latency
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class Sizes:
     e2e: int
     latency_seconds: float
     rounds: int
-    saga_seconds: float
+    saga_seconds: float  # each paced phase
     saga_saturation_seconds: float
+    saga_accounting_seconds: float  # the counting pass, in each contender's first run
     outbox_rows: int
     outbox_seconds: float
 
@@ -56,6 +58,7 @@ FULL = Sizes(  # timed parts of 2-3 s: long enough that start-up and one GC pass
     rounds=3,
     saga_seconds=20.0,
     saga_saturation_seconds=20.0,
+    saga_accounting_seconds=5.0,
     outbox_rows=4000,
     outbox_seconds=4.0,
 )
@@ -68,6 +71,7 @@ QUICK = Sizes(
     rounds=1,
     saga_seconds=3.0,
     saga_saturation_seconds=4.0,
+    saga_accounting_seconds=3.0,
     outbox_rows=500,
     outbox_seconds=1.0,
 )

@@ -1,13 +1,18 @@
 """The saga under load: the four services as processes, orders in over HTTP, confirmations out.
 
 ``python -m bench.saga '<json spec>'`` starts the suite (``warren.runtime.suite.Suite``) on its
-own vhost and databases, then measures two phases and prints one ``RESULT {...}`` line:
+own vhost and databases — from this tree, or from another one's source roots (``pythonpath``,
+``bench.baseline``), proved by the files the services report having imported — then measures
+and prints one ``RESULT {...}`` line:
 
-- **paced**: orders at a fixed offered rate (open loop, 50/s by default); latency from the start
-  of ``POST /orders`` to ``order.confirmed`` seen on the wire, and where that time goes, hop by
-  hop, from the CloudEvents ``time`` of each event (the moment the step's transaction wrote it);
+- **paced**: orders at fixed offered rates (open loop, 50/s and 100/s by default); latency from
+  the start of ``POST /orders`` to ``order.confirmed`` seen on the wire, and where that time goes,
+  hop by hop, from the CloudEvents ``time`` of each event (when the step's transaction wrote it);
 - **saturation**: a closed loop of ``concurrency`` customers, each placing its next order as soon
-  as the last one is confirmed: the orders/s the suite sustains, and the latency it costs.
+  as the last one is confirmed: the orders/s the suite sustains, the latency it costs, and the
+  CPU each process spent per order;
+- **accounting** (when ``accounting_seconds`` > 0): a short pass at a low rate with the
+  statement counters on (``bench.accounting``): statements and commits per order.
 
 CPU shares of each service, the broker and the load generator say who used the two cores.
 """
@@ -24,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +37,17 @@ import asyncpg
 import orjson
 import uvloop
 
-from bench import cpu
+from bench import accounting, cpu
+from bench.baseline import current
 from bench.client import Client
 from bench.stats import percentiles
 from bench.tap import Stopwatch
 from shop_contracts.catalogue import REGISTRY
-from warren.cli._project import load_project
 from warren.runtime import Issuer
 from warren.runtime.suite import Suite
 from warren.testing import fresh_vhost
 
-SERVICES = load_project(Path(__file__).parent).services  # [tool.warren], in start order
+HOOKS = Path(__file__).parent / "service_site"  # the sitecustomize every service loads
 PORTS = {"orders": 19001, "inventory": 19002, "payments": 19003, "notifications": 19004}
 EXCHANGES = tuple(sorted({f"{event.producer}.events" for event in REGISTRY}))
 SKUS = tuple(f"BENCH-{i:02d}" for i in range(32))
@@ -65,11 +70,19 @@ class Spec:
     management_url: str
     database_url: str
     broker_pid: int = 0
-    rate: float = 50.0
-    lower_rates: list[float] | None = None  # extra paced phases first, e.g. below capacity
+    contender: str = "after"  # a name for the report
+    # The tree the services run (default: this one, as installed): its source roots go in front
+    # on their PYTHONPATH, and every module they report must come from under ``code_root``.
+    code_root: str = ""
+    pythonpath: str = ""
+    services: list[str] | None = None  # [tool.warren] of that tree, in start order
+    modules: list[str] | None = None  # top-level modules whose files prove the tree
+    rates: list[float] = field(default_factory=lambda: [50.0, 100.0])  # paced phases, in order
     seconds: float = 20.0
     concurrency: int = 48
     saturation_seconds: float = 20.0
+    accounting_seconds: float = 0.0  # 0: no accounting pass
+    accounting_rate: float = 20.0
     prefetch: int = 32
     pool_size: int = 10
     env: dict[str, str] | None = None
@@ -128,7 +141,8 @@ async def paced(shop: Shop, rate: float, seconds: float) -> list[Order]:
 
 
 async def saturated(shop: Shop, concurrency: int, seconds: float) -> tuple[list[Order], float]:
-    """``concurrency`` customers ordering back to back; orders confirmed inside the window."""
+    """``concurrency`` customers ordering back to back for ``seconds``; every order they placed
+    (each customer waits for its last one) and the wall time until the last was confirmed."""
     stop = time.time() + seconds
     done: list[Order] = []
 
@@ -138,8 +152,7 @@ async def saturated(shop: Shop, concurrency: int, seconds: float) -> tuple[list[
 
     begin = time.time()
     await asyncio.gather(*(customer() for _ in range(concurrency)))
-    window = [o for o in done if o.confirmed <= stop]
-    return window, min(seconds, time.time() - begin)
+    return done, time.time() - begin
 
 
 def latency(orders: list[Order]) -> dict[str, float]:
@@ -167,7 +180,7 @@ def hops(tap: Stopwatch, orders: list[Order]) -> dict[str, dict[str, float]]:
 
 
 async def run(spec: Spec) -> dict[str, Any]:
-    """Start the suite, run both phases, stop the suite; the measurements."""
+    """Start the suite, run the phases, stop the suite; the measurements."""
     prefix = f"warren_bench_{uuid.uuid4().hex[:8]}_"
     async with fresh_vhost(spec.amqp_url, spec.management_url, prefix="warren-bench") as url:
         env = {
@@ -186,21 +199,21 @@ async def run(spec: Spec) -> dict[str, Any]:
             **(spec.env or {}),
         }
         logs = Path(tempfile.mkdtemp(prefix="warren-bench-saga-"))
-        if spec.profile:
-            env |= _profiling(logs, spec.profile)
-        suite = Suite(SERVICES, env=env, ports=PORTS, log_dir=logs)
+        env |= _hooks(logs, spec)
+        suite = Suite(spec.services or [], env=env, ports=PORTS, log_dir=logs)
         try:
             await suite.start(timeout=90)
-            return await _measure(spec, url, suite) | {"logs": str(logs)}
+            pids = {name: s.process.pid for name, s in suite.services.items() if s.process}
+            ledger = accounting.Ledger(logs / "accounting", pids, spec.database_url, prefix)
+            return await _measure(spec, url, suite, ledger) | {"logs": str(logs)}
         finally:
             await suite.stop()
             await _drop_databases(spec.database_url, prefix)
 
 
-async def _measure(spec: Spec, url: str, suite: Suite) -> dict[str, Any]:
-    pids = {name: s.process.pid for name, s in suite.services.items() if s.process}
+async def _measure(spec: Spec, url: str, suite: Suite, ledger: accounting.Ledger) -> dict[str, Any]:
     usage = cpu.Usage(
-        {**pids, "rabbitmq": spec.broker_pid, "load generator": os.getpid()}, ("postgres",)
+        {**ledger.pids, "rabbitmq": spec.broker_pid, "load generator": os.getpid()}, ("postgres",)
     )
     base = suite.services["orders"].url
     async with (
@@ -209,48 +222,38 @@ async def _measure(spec: Spec, url: str, suite: Suite) -> dict[str, Any]:
     ):
         shop = Shop(http, tap, ISSUER())
         await paced(shop, 10, 1.0)  # warm: connections, caches, prepared statements
+        code = (await ledger.snapshot()).files
+        _check_code(code, Path(spec.code_root))
         result: dict[str, Any] = {
-            "lower": [
-                await _paced_phase(shop, tap, usage, rate, spec.seconds)
-                for rate in spec.lower_rates or []
+            "contender": spec.contender,
+            "code": code,
+            "paced": [
+                await _paced_phase(shop, tap, usage, rate, spec.seconds) for rate in spec.rates
             ],
-            "paced": await _paced_phase(shop, tap, usage, spec.rate, spec.seconds),
+            "saturation": await _saturation_phase(shop, tap, usage, spec),
         }
-        usage.start()
-        window, seconds = await saturated(shop, spec.concurrency, spec.saturation_seconds)
-        result["saturation"] = {
-            "concurrency": spec.concurrency,
-            "orders": len(window),
-            "rate": len(window) / seconds,
-            **latency(window),
-            "hops": hops(tap, window),
-            "cpu": usage.shares(seconds),
-        }
+        if spec.accounting_seconds > 0:
+            await asyncio.sleep(1.0)  # the last orders' notifications, the relays' last marks
+
+            async def low_rate() -> int:
+                return len(await paced(shop, spec.accounting_rate, spec.accounting_seconds))
+
+            counted = await accounting.account(ledger, low_rate)
+            result["accounting"] = counted | {
+                "rate": spec.accounting_rate,
+                "pass_seconds": spec.accounting_seconds,
+            }
     return result
 
 
-# Started in each service process through ``sitecustomize`` (the services stay untouched):
-# pyinstrument samples the main thread from start to exit and writes a text profile at exit.
-# Start-up (imports, migrations) is in it too; the load phases dominate a full run.
-_SITECUSTOMIZE = """
-import atexit, os, signal, sys
-from pyinstrument import Profiler
-_profiler = Profiler(interval=0.001, async_mode="disabled")
-_profiler.start()
-def _write():
-    _profiler.stop()
-    name = sys.argv[0].rsplit("/", 2)[-2] if "/" in sys.argv[0] else "service"
-    path = os.path.join(os.environ["WARREN_BENCH_PROFILE"], f"saga-{name}.txt")
-    show = r".*/(warren|contracts|orders|inventory|payments|notifications|aio_pika|aiormq|"
-    show += r"asyncpg|fastapi|starlette|opentelemetry|structlog|pydantic)/.*"
-    options = {"filter_threshold": 0.01, "show_regex": show}
-    with open(path, "w") as out:
-        out.write(_profiler.output_text(processor_options=options))
-def _exit(signum, frame):
-    raise SystemExit(0)  # uvicorn re-raises SIGTERM after its shutdown: exit through atexit
-signal.signal(signal.SIGTERM, _exit)
-atexit.register(_write)
-"""
+def _check_code(code: dict[str, dict[str, str | None]], root: Path) -> None:
+    """Every service ran the tree under ``root``: its main module and every module it reports."""
+    for service, files in code.items():
+        if not files.get("__main__") or not files.get("warren"):
+            raise RuntimeError(f"{service} did not report where it imported its code from")
+        for module, path in files.items():
+            if path and not Path(path).resolve().is_relative_to(root.resolve()):
+                raise RuntimeError(f"{service} imported {module} from {path}, not from {root}")
 
 
 async def _paced_phase(
@@ -269,19 +272,44 @@ async def _paced_phase(
     }
 
 
-def _profiling(scratch: Path, output: str) -> dict[str, str]:
-    """Environment that makes every service profile itself into ``output``."""
-    site = scratch / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-    Path(output).mkdir(parents=True, exist_ok=True)
-    # Kept in front of any PYTHONPATH given, so a run from a copy of the tree profiles that copy.
-    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")]))
+async def _saturation_phase(
+    shop: Shop, tap: Stopwatch, usage: cpu.Usage, spec: Spec
+) -> dict[str, Any]:
+    """Orders/s confirmed inside the window; CPU per order over every order of the phase."""
+    usage.start()
+    stop = time.time() + spec.saturation_seconds
+    done, wall = await saturated(shop, spec.concurrency, spec.saturation_seconds)
+    cores = usage.shares(wall)
+    per_order = wall * 1000 / max(len(done), 1)  # ms per order for each core busy
+    window = [o for o in done if o.confirmed <= stop]
     return {
-        "PYTHONPATH": path,
-        "WARREN_BENCH_PROFILE": output,
-        "PYINSTRUMENT_IGNORE_OVERHEAD_WARNING": "1",
+        "concurrency": spec.concurrency,
+        "orders": len(window),
+        "rate": len(window) / min(spec.saturation_seconds, wall),
+        **latency(window),
+        "hops": hops(tap, window),
+        "cpu": cores,
+        # CPU over the whole phase (its tail too) over every order confirmed in it.
+        "cpu_ms_per_order": {name: share * per_order for name, share in cores.items()},
     }
+
+
+def _hooks(scratch: Path, spec: Spec) -> dict[str, str]:
+    """Environment that loads ``bench/service_site`` into every service (and the tree's code)."""
+    counts = scratch / "accounting"
+    counts.mkdir()
+    # The hooks first, then the tree's source roots, then whatever PYTHONPATH the bench had:
+    # all in front of the venv's editable installs, so ``python -m orders`` imports that tree.
+    path = [str(HOOKS), spec.pythonpath, os.environ.get("PYTHONPATH", "")]
+    env = {
+        "PYTHONPATH": os.pathsep.join(filter(None, path)),
+        "WARREN_BENCH_ACCOUNTING": str(counts),
+        "WARREN_BENCH_MODULES": ",".join(spec.modules or []),
+    }
+    if spec.profile:
+        Path(spec.profile).mkdir(parents=True, exist_ok=True)
+        env |= {"WARREN_BENCH_PROFILE": spec.profile, "PYINSTRUMENT_IGNORE_OVERHEAD_WARNING": "1"}
+    return env
 
 
 async def _drop_databases(server_url: str, prefix: str) -> None:
@@ -299,6 +327,10 @@ async def _drop_databases(server_url: str, prefix: str) -> None:
 
 def main() -> None:
     spec = Spec(**json.loads(sys.argv[1]))
+    if not spec.code_root:  # this tree, as the venv has it installed
+        tree = current()
+        spec.code_root, spec.services = str(tree.root), list(tree.services)
+        spec.modules = ["warren", tree.contracts, *tree.services]
     # The load generator runs on uvloop, as the services do (uvicorn picks it): its own CPU is
     # taken from the suite it measures.
     result = uvloop.run(run(spec))

@@ -1,10 +1,10 @@
 """A stopwatch on the wire: when each event about each subject was seen, and waiters for it.
 
 Like ``warren.testing.EventTap`` (its own exclusive queue bound with ``#`` to the exchanges it is
-given), but built for load: it records only (receive time, type, subject, CloudEvents time),
-decodes with orjson, and wakes only the one waiter an event concerns. ``EventTap`` keeps every
-envelope and wakes every waiter on every event, which is right for tests and costly at 150
-orders/s on the machine being measured.
+given, which must exist), but built for load: it records only (receive time, type, subject,
+CloudEvents time), decodes with orjson, and wakes only the one waiter an event concerns.
+``EventTap`` keeps every envelope and wakes every waiter on every event, which is right for tests
+and costly at 150 orders/s on the machine being measured.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class Stopwatch:
         await channel.set_qos(prefetch_count=1000)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         for name in self.exchanges:
-            exchange = await channel.declare_exchange(name, "topic", durable=True)
-            await queue.bind(exchange, "#")
+            # Bound by name, not declared: the exchanges are their owners' (declared with
+            # arguments such as an alternate exchange, which a bare re-declaration contradicts).
+            await queue.bind(name, "#")
         await queue.consume(self._keep, no_ack=True)
         return self
 
