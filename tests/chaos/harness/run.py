@@ -199,7 +199,9 @@ class ChaosRun:
         """Sabotage: orders' outbox rows are marked sent as they are written, never published.
 
         That is what a service without an outbox does when it crashes between commit and
-        publish (the dual-write problem): the state changed, the event never left.
+        publish (the dual-write problem): the state changed, the event never left. The rows are
+        not reserved for the writer's own publish either (``next_attempt_at`` cleared), so
+        neither the dispatcher nor a relay sends them.
         """
         conn = await asyncpg.connect(self.stage.database_urls["orders"])
         try:
@@ -294,7 +296,7 @@ class ChaosRun:
 
 _BYPASS_OUTBOX = """
 CREATE FUNCTION chaos_bypass_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN NEW.sent_at := now(); RETURN NEW; END $$;
+BEGIN NEW.sent_at := now(); NEW.next_attempt_at := NULL; RETURN NEW; END $$;
 CREATE TRIGGER chaos_bypass_outbox BEFORE INSERT ON warren_outbox
     FOR EACH ROW EXECUTE FUNCTION chaos_bypass_outbox();
 """
