@@ -117,3 +117,9 @@ async def test_is_ready_until_closed(database_url: str) -> None:
 async def test_open_refuses_an_unreachable_server() -> None:
     with pytest.raises(ConnectionRefusedError):
         await Database.open("postgresql://postgres@127.0.0.1:1/nowhere")
+
+
+async def test_pooled_sessions_reuse_generic_plans(database: Database) -> None:
+    """Prepared statements are planned once per session, not re-planned on every execution."""
+    async with database.transaction() as conn:
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
