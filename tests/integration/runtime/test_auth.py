@@ -93,3 +93,17 @@ async def test_unknown_kids_do_not_hammer_the_issuer(jwks: Jwks) -> None:
         with pytest.raises(Unauthorized, match="unknown signing key"):
             await auth.verify(issuer(kid).token("eve"))
     assert jwks.fetches == 1  # within 10 s of the last fetch: no new one
+
+
+async def test_a_withdrawn_key_takes_the_tokens_it_signed_with_it(jwks: Jwks) -> None:
+    old, new = issuer("k1"), issuer("k2")
+    jwks.issuers = [old]
+    auth = authenticator(jwks, refresh_interval=0)
+    remembered = old.token("alice")
+    await auth.verify(remembered)
+
+    jwks.issuers = [new]  # k1 withdrawn (say, leaked); seen at the next refresh
+    await auth.verify(new.token("bob"))
+
+    with pytest.raises(Unauthorized, match="unknown signing key"):
+        await auth.verify(remembered)

@@ -12,9 +12,11 @@ import asyncio
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import jwt
@@ -33,6 +35,7 @@ ADMIN_SCOPE = "warren:admin"
 
 REALM = "warren"
 JWKS_REFRESH_INTERVAL = 10.0  # an unknown ``kid`` refetches the JWKS at most this often
+VERIFIED_TOKENS = 4096  # tokens remembered as verified: ~4 MB at most, many clients' worth
 _SUBJECT = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 _UNQUOTABLE = re.compile(r'[^\x20-\x7e]|["\\]')
 
@@ -88,7 +91,15 @@ class Unauthorized(HTTPException):
 
 
 class Authenticator:
-    """Verifies bearer tokens of one issuer; ``await verify(token)`` -> ``Principal``."""
+    """Verifies bearer tokens of one issuer; ``await verify(token)`` -> ``Principal``.
+
+    A client sends the same access token with every request until it expires, and checking its
+    signature is the dearest part of a request here (an RSA verify, and the token parsed twice).
+    So a token that verified is remembered, by its exact text (signature included, so no other
+    token can match it), until its ``exp`` — checked again at every use — and at most
+    ``VERIFIED_TOKENS`` of them, least recently used first out. Tokens that fail are never
+    remembered, and a refresh of the issuer's keys (a key may have been withdrawn) forgets all.
+    """
 
     def __init__(
         self,
@@ -111,6 +122,7 @@ class Authenticator:
         self._refreshed = -math.inf
         self._refresh_interval = jwks_refresh_interval
         self._refreshing = asyncio.Lock()
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Authenticator:
@@ -145,6 +157,21 @@ class Authenticator:
         """The token's principal; ``Unauthorized`` for anything that does not verify."""
         if not self.is_configured:
             raise Unauthorized("this service trusts no token issuer (set AUTH_ISSUER, …)")
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, expires = remembered
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]  # expired: verify again, for the precise refusal
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        """Check the token in full: its principal, and when it stops being accepted."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -164,7 +191,7 @@ class Authenticator:
             )
         except (jwt.PyJWTError, TypeError, ValueError) as error:  # a key of another type: TypeError
             raise Unauthorized(str(error)[:200] or type(error).__name__) from None
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"]) + self.leeway
 
     async def _jwks_key(self, kid: object) -> Any:
         if not isinstance(kid, str):
@@ -191,6 +218,7 @@ class Authenticator:
                 status.HTTP_503_SERVICE_UNAVAILABLE, "the token issuer's keys are unavailable"
             ) from None
         self._keys = {k.key_id: k.key for k in keys if k.key_id}
+        self._verified.clear()  # a withdrawn key must not live on in tokens it signed
 
 
 async def authenticate(
@@ -241,7 +269,8 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
             granted.update(value.split())
         elif isinstance(value, list):
             granted.update(v for v in value if isinstance(v, str))
-    return Principal(subject, frozenset(granted), claims)
+    # Read-only: a remembered principal is shared by every request that presents its token.
+    return Principal(subject, frozenset(granted), MappingProxyType(dict(claims)))
 
 
 def _public_key(pem: str) -> Any:
