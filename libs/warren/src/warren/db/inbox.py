@@ -7,6 +7,7 @@ duplicate finds the record and is skipped. It never decides what to do with a du
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from warren.db._connection import Connection, require_transaction
@@ -40,6 +41,24 @@ async def record(conn: Connection, consumer: str, message_id: str) -> bool:
         message_id,
     )
     return status == "INSERT 0 1"
+
+
+async def record_many(
+    conn: Connection, messages: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """``record`` for several (consumer, message id) pairs in one statement: the new ones.
+
+    A pair absent from the result is a duplicate (recorded before, or twice in ``messages``).
+    """
+    require_transaction(conn, "record_many")
+    rows = await conn.fetch(
+        "INSERT INTO warren_inbox (consumer, message_id)"
+        " SELECT * FROM unnest($1::text[], $2::text[])"
+        " ON CONFLICT DO NOTHING RETURNING consumer, message_id",
+        [consumer for consumer, _ in messages],
+        [message_id for _, message_id in messages],
+    )
+    return {(row["consumer"], row["message_id"]) for row in rows}
 
 
 async def purge(conn: Connection, older_than: timedelta) -> int:

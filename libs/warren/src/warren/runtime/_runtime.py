@@ -98,6 +98,7 @@ class Runtime(Generic[S]):
             self.service.store,
             self.service.dependencies,
             self.dispatcher,
+            group_size=settings.commit_group,
         )
         for subscription in self.service.subscriptions:  # a missing dependency fails the start
             for step in subscription.handlers.values():
