@@ -33,7 +33,11 @@ from warren.telemetry import metrics
 S = TypeVar("S")
 log = structlog.get_logger(__name__)
 
-_GROUP_RUNNERS = 2  # groups in flight at once: one fills while the other commits
+# One group in flight at a time (the next one fills meanwhile). Two would lock aggregates in
+# two orders at once: one group's step waited for the other's commit, and a pair of them could
+# deadlock, which PostgreSQL only breaks after deadlock_timeout (a second). Measured: p99 of the
+# saga's last hop 1.5 s with two, under load.
+_GROUP_RUNNERS = 1
 
 
 @dataclass(eq=False)
