@@ -131,3 +131,25 @@ async def test_a_cancellation_racing_a_slow_capture_waits_for_it_and_refunds(
     payment = await payment_of(database, event.order_id)
     assert payment is not None
     assert payment.status is Status.REFUNDED
+
+
+async def test_a_charge_learns_the_payment_and_an_earlier_cancellation_in_one_read(
+    database: Database, reserved
+) -> None:
+    event = reserved(amount=1500)
+    async with database.transaction() as conn:
+        store = PaymentStore(conn)
+        assert await store.state(event.order_id) == (None, False)
+        await store.remember_cancelled(event.order_id, "deadline_exceeded", CANCELLED_AT)
+        assert await store.state(event.order_id) == (None, True)
+
+    other = reserved(amount=1500)
+    await capture(database, other)
+    async with database.transaction() as conn:
+        payment, cancelled_first = await PaymentStore(conn).state(other.order_id)
+    assert payment is not None
+    assert (payment.order_id, payment.status, cancelled_first) == (
+        other.order_id,
+        Status.CAPTURED,
+        False,
+    )

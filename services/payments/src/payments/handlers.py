@@ -30,10 +30,10 @@ async def capture_payment(
     An order already cancelled (its deadline passed first) is declined without asking the provider.
     """
     await store.lock(event.order_id)
-    if await store.get(event.order_id) is not None:
+    charged, cancelled = await store.state(event.order_id)
+    if charged is not None:
         return []  # already charged (a re-published stock.reserved): never take the money twice
     charge = domain.charge_for(event)
-    cancelled = await store.is_cancelled(event.order_id)
     answer = domain.refusal(charge, cancelled=cancelled) or await provider.charge(charge)
     payment, events = domain.settle(charge, answer, datetime.now(UTC))
     if not await store.add(payment):

@@ -80,12 +80,21 @@ class PaymentStore:
             at,
         )
 
-    async def is_cancelled(self, order_id: UUID) -> bool:
-        """Whether ``order_id`` was cancelled before any payment was made for it."""
-        found = await self.conn.fetchval(
-            "SELECT true FROM cancelled_orders WHERE order_id = $1", order_id
+    async def state(self, order_id: UUID) -> tuple[Payment | None, bool]:
+        """The payment of ``order_id`` (None if not charged) and whether the order was cancelled
+        before any payment — what a charge must know, in one round trip."""
+        row = await self.conn.fetchrow(
+            """
+            SELECT p.*, EXISTS (
+                SELECT 1 FROM cancelled_orders WHERE order_id = $1
+            ) AS cancelled_first
+            FROM (SELECT 1) AS one LEFT JOIN payments AS p ON p.order_id = $1
+            """,
+            order_id,
         )
-        return bool(found)
+        assert row is not None  # one row always: the LEFT JOIN keeps the constant one
+        payment = None if row["payment_id"] is None else _payment(row)
+        return payment, bool(row["cancelled_first"])
 
 
 def _payment(row: Record) -> Payment:
