@@ -50,6 +50,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         help="seconds of the statement-counting pass (0: none)",
     )
+    parser.add_argument(
+        "--saga-accounting-load-rate",
+        type=float,
+        default=plan.SAGA_ACCOUNTING_LOAD_RATE,
+        help="orders/s of a second counting pass near capacity (0: none)",
+    )
     parser.add_argument("--saga-concurrency", type=int, default=48)
     parser.add_argument(
         "--saga-prefetch",
@@ -278,6 +284,7 @@ def _saga_spec(
         "saturation_seconds": args.saga_seconds or sizes.saga_saturation_seconds,
         "accounting_seconds": counting if first else 0.0,
         "accounting_rate": plan.SAGA_ACCOUNTING_RATE,
+        "accounting_load_rate": args.saga_accounting_load_rate,
         "prefetch": args.saga_prefetch,
         "pool_size": args.saga_pool,
     }

@@ -15,6 +15,7 @@ TRACED_10 = "warren traced 10%"
 SAMPLED_10 = {"sampler": "parentbased_traceidratio", "sampler_arg": "0.1"}
 """The production setting the README recommends: one trace in ten recorded, whole."""
 SAGA_ACCOUNTING_RATE = 20.0  # orders/s of the counting pass: low, so counting costs no latency
+SAGA_ACCOUNTING_LOAD_RATE = 80.0  # and of a second pass near capacity, where deliveries queue
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class Spec:
     saturation_seconds: float = 20.0
     accounting_seconds: float = 0.0  # 0: no accounting pass
     accounting_rate: float = 20.0
+    accounting_load_rate: float = 0.0  # a second counting pass near capacity (0: none)
     prefetch: int = 32
     pool_size: int = 10
     env: dict[str, str] | None = None
@@ -241,6 +242,18 @@ async def _measure(spec: Spec, url: str, suite: Suite, ledger: accounting.Ledger
             counted = await accounting.account(ledger, low_rate)
             result["accounting"] = counted | {
                 "rate": spec.accounting_rate,
+                "pass_seconds": spec.accounting_seconds,
+            }
+        if spec.accounting_seconds > 0 and spec.accounting_load_rate > 0:
+            await asyncio.sleep(1.0)
+
+            async def under_load() -> int:
+                # Near capacity, where deliveries wait together and group commit acts.
+                return len(await paced(shop, spec.accounting_load_rate, spec.accounting_seconds))
+
+            counted = await accounting.account(ledger, under_load)
+            result["accounting_loaded"] = counted | {
+                "rate": spec.accounting_load_rate,
                 "pass_seconds": spec.accounting_seconds,
             }
     return result
