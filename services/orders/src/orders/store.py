@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from asyncpg import Record
 
 from orders.domain import KnownPrice, Order, Status, Step
 from shop_contracts.money import Money
@@ -62,6 +63,10 @@ RETURNING order_id, fingerprint
 # A separate statement: under READ COMMITTED it sees the row of a concurrent claim that won.
 _HELD = "SELECT order_id, fingerprint FROM idempotency_keys WHERE customer_id = $1 AND key = $2"
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+# The order and its history in one round trip, if its row is free: locked without waiting, so
+# the history read in the same snapshot is the one the lock protects. A row another transaction
+# holds is skipped (no row comes back), and the caller waits for it the long way.
+_LOCK_IF_FREE = _GET + " FOR UPDATE OF o SKIP LOCKED"
 # Open orders past their deadline, oldest first. SKIP LOCKED: an order a saga reply (or another
 # replica's sweep) holds is left to it; the next sweep sees it again if it is still open.
 _CLAIM_OVERDUE = """
@@ -118,23 +123,19 @@ class OrderStore:
     async def get(self, order_id: UUID) -> Order | None:
         """The order with its history, or None."""
         row = await self.conn.fetchrow(_GET, order_id)
-        if row is None:
-            return None
-        lines = zip(
-            row["history_at"] or (),
-            row["history_status"] or (),
-            row["history_note"] or (),
-            strict=True,
-        )
-        return _order(row, history=tuple(Step(at, Status(st), note) for at, st, note in lines))
+        return None if row is None else _with_history(row)
 
     async def get_for_update(self, order_id: UUID) -> Order | None:
         """The order, row-locked until the transaction ends (one saga reply at a time).
 
-        Two statements: the history is read after the lock is granted, so it includes what the
-        transaction that held the lock appended (one statement would read it as of before).
+        One statement when the row is free. When another transaction holds it, two: the history
+        is read after the lock is granted, so it includes what that transaction appended (one
+        statement would read it as of before the wait).
         """
-        row = await self.conn.fetchrow(_SELECT_FOR_UPDATE, order_id)
+        free = await self.conn.fetchrow(_LOCK_IF_FREE, order_id)
+        if free is not None:  # the common case: nobody else is deciding about this order
+            return _with_history(free)
+        row = await self.conn.fetchrow(_SELECT_FOR_UPDATE, order_id)  # held, or missing
         if row is None:
             return None
         history = await self.conn.fetch(_HISTORY, order_id)
@@ -246,6 +247,17 @@ def _columns(history: tuple[Step, ...], start: int) -> tuple[list[Any], ...]:
         [step.status.value for step in new],
         [step.note for step in new],
     )
+
+
+def _with_history(row: Record) -> Order:
+    """An order read by ``_GET``: its row with its history as arrays."""
+    lines = zip(
+        row["history_at"] or (),
+        row["history_status"] or (),
+        row["history_note"] or (),
+        strict=True,
+    )
+    return _order(row, history=tuple(Step(at, Status(st), note) for at, st, note in lines))
 
 
 def _order(row: object, *, history: tuple[Step, ...]) -> Order:
