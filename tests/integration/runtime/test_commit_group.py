@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 
 import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.integration.runtime.conftest import delivery
 from warren import db
 from warren.contracts.event import Event
-from warren.messaging import Delivery, PermanentError
+from warren.messaging import PermanentError
 from warren.runtime import Writer
 
 PLACED = REGISTRY.resolve("order.placed.v1")
@@ -41,20 +41,6 @@ async def see_and_confirm(event: Event, store: Seen) -> Sequence[Event]:
     if order_id == DOOMED:
         raise PermanentError("this order is doomed")
     return [example(CONFIRMED, order_id)]
-
-
-def delivery(message_id: str) -> Delivery:
-    return Delivery(
-        message_id=message_id,
-        event_type="order.placed.v1",
-        source="/warren/orders",
-        time=datetime.now(UTC),
-        correlation_id=None,
-        queue=CONSUMER,
-        attempt=1,
-        redelivered=False,
-        headers={},
-    )
 
 
 @pytest.fixture

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-
-import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.integration.runtime.conftest import Notes, record_and_emit, unsent
 from warren import db
-from warren.contracts.event import Event
 from warren.messaging import Broker
 from warren.messaging.dispatcher import Dispatcher
 from warren.messaging.relay import OutboxRelay
@@ -22,50 +19,6 @@ from warren.testing import EventTap, wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 CONFIRMED = REGISTRY.resolve("order.confirmed.v1")
-NOTES = db.Migration("notes.0001", "CREATE TABLE notes (text text NOT NULL)")
-
-
-class Notes:
-    """A one-table store: state and outbox rows commit together."""
-
-    def __init__(self, conn: db.Connection) -> None:
-        self.conn = conn
-
-    async def add(self, text: str) -> None:
-        await self.conn.execute("INSERT INTO notes (text) VALUES ($1)", text)
-
-
-async def record_and_emit(events: Sequence[Event], store: Notes) -> Sequence[Event]:
-    await store.add("state changed")
-    return events
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[db.Database]:
-    opened = await db.Database.open(database_url, migrations=[NOTES], max_size=8)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def broker(vhost_url: str) -> AsyncIterator[Broker]:
-    connected = Broker(vhost_url, "orders")
-    await connected.connect()
-    await connected.declare()
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def tap(vhost_url: str, broker: Broker) -> AsyncIterator[EventTap]:
-    async with EventTap(vhost_url, ["orders.events"]) as events:
-        yield events
-
-
-async def unsent(database: db.Database) -> int:
-    return int(
-        await database.pool.fetchval("SELECT count(*) FROM warren_outbox WHERE sent_at IS NULL")
-    )
 
 
 async def test_events_are_published_after_commit_without_the_relay_and_marked_sent(

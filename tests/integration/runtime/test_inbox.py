@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 
 import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.integration.runtime.conftest import delivery
 from warren import db
 from warren.contracts.event import Event
-from warren.messaging import Delivery
 from warren.runtime import Writer
 
 PLACED = REGISTRY.resolve("order.placed.v1")
@@ -39,20 +38,6 @@ async def writer(database_url: str) -> AsyncIterator[Writer[Seen]]:
     database = await db.Database.open(database_url, migrations=[COUNTER])
     yield Writer(database, "orders", Seen)
     await database.close()
-
-
-def delivery(message_id: str, attempt: int = 1) -> Delivery:
-    return Delivery(
-        message_id=message_id,
-        event_type="order.placed.v1",
-        source="/warren/orders",
-        time=datetime.now(UTC),
-        correlation_id=None,
-        queue="inventory.reservations",
-        attempt=attempt,
-        redelivered=attempt > 1,
-        headers={},
-    )
 
 
 async def test_the_same_message_twice_changes_state_once(writer: Writer[Seen]) -> None:

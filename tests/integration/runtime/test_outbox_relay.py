@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
 from shop_contracts.catalogue import REGISTRY
 from shop_contracts.examples import example
+from tests.integration.runtime.conftest import Notes, record_and_emit
 from warren import db
 from warren.contracts.event import Event
 from warren.messaging import Broker
@@ -21,46 +22,6 @@ from warren.testing import EventTap, wait_until
 
 PLACED = REGISTRY.resolve("order.placed.v1")
 CONFIRMED = REGISTRY.resolve("order.confirmed.v1")
-
-
-class Notes:
-    """A tiny store: one table, so the test can check state and outbox commit together."""
-
-    def __init__(self, conn: db.Connection) -> None:
-        self.conn = conn
-
-    async def add(self, text: str) -> None:
-        await self.conn.execute("INSERT INTO notes (text) VALUES ($1)", text)
-
-
-NOTES = db.Migration("notes.0001", "CREATE TABLE notes (text text NOT NULL)")
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[db.Database]:
-    opened = await db.Database.open(database_url, migrations=[NOTES], max_size=8)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def broker(vhost_url: str) -> AsyncIterator[Broker]:
-    connected = Broker(vhost_url, "orders")
-    await connected.connect()
-    await connected.declare()
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def tap(vhost_url: str, broker: Broker) -> AsyncIterator[EventTap]:
-    async with EventTap(vhost_url, ["orders.events"]) as events:
-        yield events
-
-
-async def record_and_emit(events: Sequence[Event], store: Notes) -> Sequence[Event]:
-    await store.add("state changed")
-    return events
 
 
 async def test_state_and_events_commit_together_and_publish_after_commit(
