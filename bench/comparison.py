@@ -7,9 +7,11 @@ returns numbers and Markdown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bench.markdown import fmt as _fmt
+from bench.markdown import table as _table
 from bench.stats import median
 
 BEFORE, AFTER = "before", "after"
@@ -69,18 +71,6 @@ def _medians(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         elif all(isinstance(v, dict) for v in values):
             out[key] = _medians(values)
     return out
-
-
-def _fmt(value: float | None, digits: int = 0) -> str:
-    if value is None or value != value:  # NaN
-        return "—"
-    return f"{value:,.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _pct(summary: Mapping[str, Any], rate: float, key: str) -> float | None:

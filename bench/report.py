@@ -7,26 +7,15 @@ Pure: it reads dictionaries, returns strings.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from bench.markdown import fmt as _fmt
+from bench.markdown import table as _table
 from bench.plan import FASTSTREAM, RAW, TRACED_10, WARREN, Case
 from bench.stats import median
 
 Run = tuple[Case, dict[str, Any]]
-
-
-def _fmt(value: float, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:,.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def summarise(runs: Sequence[Run]) -> dict[str, dict[str, dict[str, Any]]]:

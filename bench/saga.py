@@ -233,30 +233,27 @@ async def _measure(spec: Spec, url: str, suite: Suite, ledger: accounting.Ledger
             ],
             "saturation": await _saturation_phase(shop, tap, usage, spec),
         }
-        if spec.accounting_seconds > 0:
-            await asyncio.sleep(1.0)  # the last orders' notifications, the relays' last marks
-
-            async def low_rate() -> int:
-                return len(await paced(shop, spec.accounting_rate, spec.accounting_seconds))
-
-            counted = await accounting.account(ledger, low_rate)
-            result["accounting"] = counted | {
-                "rate": spec.accounting_rate,
-                "pass_seconds": spec.accounting_seconds,
-            }
-        if spec.accounting_seconds > 0 and spec.accounting_load_rate > 0:
-            await asyncio.sleep(1.0)
-
-            async def under_load() -> int:
-                # Near capacity, where deliveries wait together and group commit acts.
-                return len(await paced(shop, spec.accounting_load_rate, spec.accounting_seconds))
-
-            counted = await accounting.account(ledger, under_load)
-            result["accounting_loaded"] = counted | {
-                "rate": spec.accounting_load_rate,
-                "pass_seconds": spec.accounting_seconds,
-            }
+        passes = (
+            ("accounting", spec.accounting_rate),
+            ("accounting_loaded", spec.accounting_load_rate),
+        )
+        for key, rate in passes:  # low, then near capacity (where deliveries wait together)
+            if spec.accounting_seconds > 0 and rate > 0:
+                result[key] = await _count(shop, ledger, rate, spec.accounting_seconds)
     return result
+
+
+async def _count(
+    shop: Shop, ledger: accounting.Ledger, rate: float, seconds: float
+) -> dict[str, Any]:
+    """Statements and commits per order over a paced pass at ``rate`` with the counters on."""
+    await asyncio.sleep(1.0)  # the last orders' notifications, the relays' last marks
+
+    async def pass_() -> int:
+        return len(await paced(shop, rate, seconds))
+
+    counted = await accounting.account(ledger, pass_)
+    return counted | {"rate": rate, "pass_seconds": seconds}
 
 
 def _check_code(code: dict[str, dict[str, str | None]], root: Path) -> None:
