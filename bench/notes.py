@@ -96,12 +96,73 @@ what bounds each (details below):
   rest is the SDK's span lifecycle and the export thread contending for the GIL with the loop.
 - **traced p99 at 1,000 msgs/s**: the batch exporter encodes and posts 512 spans at a time in a
   thread; while it holds the GIL the loop waits, which shows as tens of ms in the tail.
-- **the saga at 150 orders/s**: see "The saga" below: ~22 ms of CPU per order across seven
-  processes on two cores bounds it at ~90 orders/s.
+- **traced 10% ≥ 0.75x**: the issue asks it of *untraced* warren; against warren in the same
+  run the recommended sampler keeps 0.82x (publish), 1.05x (consume) and 0.77x (end to end) of the
+  throughput, 0.74-0.92x by CPU per message; every span recorded keeps 0.53-0.70x of it. The rows
+  above compare with raw aio-pika, a stricter bar.
+- **the saga at 150 orders/s, p99 < 500 ms at 100/s**: not reached on two cores; "The saga:
+  before and after" and the findings below give the floor per process and per step, and what
+  would move it. At 100 orders/s offered the suite is over its capacity on this machine (before
+  and after), so that p99 is queueing.
 """
 
 FINDINGS = """\
-## What bounds it, and what was done (2026-11-23)
+## What bounds the saga, and what was done (issue 16, 2026-12-06)
+
+Written by hand from the run above (three interleaved rounds of before and after), the
+statement counts, `bench/profiles/saga-*.txt` (the "after" tree) and shorter side-by-side runs
+made while the work was done. In the order of what each bought:
+
+1. **The bus outbox** (`warren.messaging.dispatcher`): the process that commits a unit of work
+   publishes its events right after the commit and marks them sent in batches; the relay only
+   takes what that cannot (a row behind an unsent one of its aggregate, a refused publish, the
+   rows of a process that died, once their reservation lapses). Per event that removed a relay
+   round (BEGIN, claim, UPDATE, COMMIT) and a NOTIFY: 53 -> 41 statements and 14 -> 10 server
+   transactions per order at 20 orders/s. Every guarantee held (`make chaos`: nothing lost,
+   stuck or done twice; recovery after a SIGKILL 2.3-2.8 s).
+2. **Generic plans** for the services' prepared statements (`plan_cache_mode`): PostgreSQL
+   re-planned the outbox append on every execution (its per-aggregate probe never made the
+   generic plan look cheaper): ~300 µs of server CPU more per execution, side by side. With
+   it, one round: 23.4 against 26.9 ms of CPU per order before the issue.
+3. **Group commit** (`COMMIT_GROUP`, `warren.runtime.Writer`): deliveries that wait together
+   share one transaction — one inbox statement, each handler in turn, one outbox statement, one
+   commit — each keeping its guarantees (a failing handler fails alone). One group in flight per
+   service: with two, groups locked aggregates in two orders at once, waited for each other and
+   could deadlock (the last hop's p99 was 1.5 s). At 80 orders/s: 42 -> 27 statements and
+   11.3 -> 6.0 server transactions per order.
+4. Smaller: a saga reply locks a free order and reads its history in one statement (`SKIP
+   LOCKED`, the long way only when someone holds it); a charge reads its payment and an earlier
+   cancellation at once; a verified bearer token is remembered until it expires (its signature
+   check was ~5 % of the orders process); a sampled-out unit of work runs its queries
+   uninstrumented.
+
+Measured and not taken: BEGIN and the inbox insert as one simple-protocol message (literal SQL,
+injection-proof hex) cost the server *more* (80-87 µs against 50-53 µs per transaction: an
+unprepared statement is parsed and planned every time); uvicorn's httptools instead of h11 (h11
+bounds headers) showed no difference in the orders process's share within one run's noise.
+
+**What bounds the saga now.** Statements and commits are down by a third and a half, and
+PostgreSQL's CPU per order by a sixth (5.5 -> 4.5 ms), but on two cores the whole order costs
+~21-22 ms of CPU in this run (18.5 in the quietest side-by-side round), so ~85-100 orders/s at
+1.9 cores busy; 150 orders/s needs ~12.7 ms. Per order, after: orders ~5.4 ms (an HTTP POST with
+JWT and pricing, two deliveries, two publishes), PostgreSQL ~4.5 (about 27 statements and 6
+commits under load), RabbitMQ ~3.8 (four confirmed publishes into quorum queues, five deliveries
+and the bench's own tap), payments and inventory ~2.3 each, the load generator ~1.6,
+notifications ~1.3. In payments' profile (one delivery, one publish per order) about two
+fifths of the busy samples are asyncpg round trips, a third aiormq and pamqp (publish frames,
+confirms, deliveries, acks) and the rest consuming and the handler; orders adds the HTTP edge.
+Round trips are no longer most of it; what would move the floor:
+
+- **more cores** — what the design scales by: every step is a competing consumer, so replicas
+  of each service and a RabbitMQ cluster add capacity (the 3-node cluster chaos run shows the
+  suite on one);
+- a cheaper AMQP client path (precomputed frames per exchange and routing key, a C codec) —
+  aiormq and pamqp are now the largest Python cost per message;
+- group commit for HTTP writes too (POSTs that wait together), and marks written less often;
+- fewer processes per core: on this machine seven processes share two cores, and each wake-up
+  of one costs the others.
+
+## What bounds messaging, and what was done (issue 8, 2026-11-23)
 
 Written by hand from `bench/profiles/`, the *CPU per step* table and the runs above. Done in
 this round, in the order of what it bought:
@@ -128,16 +189,6 @@ this round, in the order of what it bought:
    claims again at once only when rows may wait and commits its "sent" marks without waiting for
    the WAL flush (a lost mark only means a re-publish, which inboxes absorb); the load generator
    posts through a lean keep-alive HTTP/1.1 client on uvloop (6.3 -> 1.4 ms CPU per order).
-
-**What bounds the saga now** (`bench/profiles/saga-*.txt`, from `--only saga
---profile-services`). Two cores at ~22 ms of CPU per order (machine 1.95 cores busy at
-88 orders/s): PostgreSQL ~6 ms, orders ~5, RabbitMQ ~3.5, inventory and payments ~2 each,
-notifications ~1, load generator ~1.4. A unit of work is about seven round trips (BEGIN, inbox,
-load, write, outbox, COMMIT), two thirds of a service's CPU; aiormq's frame writer is the largest
-AMQP cost (one `StreamWriter.write` per frame). 150 orders/s means ~13 ms per order: fewer
-round trips per unit of work (a driver with pipelining, or BEGIN + inbox in one message), fewer
-commits per order, a cheaper HTTP edge — or, as the design intends, more cores: replicas of each
-service and a RabbitMQ cluster.
 
 **What bounds messaging now.** aiormq and pamqp: per publish, `basic_publish` (a lock, a
 confirm future, a timeout context) and pamqp's property and method marshalling are about two
