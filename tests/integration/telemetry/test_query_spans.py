@@ -3,8 +3,9 @@ sampled-out one (the asyncpg instrumentation would build spans and attributes no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -36,16 +37,22 @@ async def probe(seen: list[bool], store: Probe) -> Sequence[Event]:
     return []
 
 
-def instrument_asyncpg() -> None:
+@pytest.fixture
+def instrumented() -> Iterator[None]:
+    """asyncpg instrumented for the test, and left as it was found (it is process-wide)."""
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
-    if not instrumentor.is_instrumented_by_opentelemetry:
+    already = instrumentor.is_instrumented_by_opentelemetry
+    if not already:
         instrumentor.instrument()
+    yield
+    if not already:
+        instrumentor.uninstrument()
 
 
+@pytest.mark.usefixtures("instrumented")
 async def test_a_recorded_unit_of_work_traces_its_queries(
     database: db.Database, spans: Spans
 ) -> None:
-    instrument_asyncpg()
     seen: list[bool] = []
     with trace.get_tracer("test").start_as_current_span("recorded") as parent:
         await Writer(database, "probe", Probe).execute(probe, seen)
@@ -56,10 +63,10 @@ async def test_a_recorded_unit_of_work_traces_its_queries(
     assert any(span.name.startswith("SELECT") for span in queries)
 
 
+@pytest.mark.usefixtures("instrumented")
 async def test_a_sampled_out_unit_of_work_leaves_its_queries_uninstrumented(
     database: db.Database, spans: Spans
 ) -> None:
-    instrument_asyncpg()
     dropped = NonRecordingSpan(SpanContext(TRACE_ID, 1, is_remote=True, trace_flags=TraceFlags(0)))
     seen: list[bool] = []
     with trace.use_span(dropped):
