@@ -35,12 +35,7 @@ async def record(conn: Connection, consumer: str, message_id: str) -> bool:
     here until the first one commits (then gets False) or rolls back (then gets True).
     """
     require_transaction(conn, "record")
-    status = await conn.execute(
-        "INSERT INTO warren_inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        consumer,
-        message_id,
-    )
-    return status == "INSERT 0 1"
+    return bool(await record_many(conn, [(consumer, message_id)]))
 
 
 async def record_many(

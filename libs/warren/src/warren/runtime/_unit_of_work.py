@@ -44,7 +44,7 @@ _GROUP_RUNNERS = 1
 class _Job:
     """One delivery waiting for its group: what to run, in whose context, and its outcome."""
 
-    step: Any
+    step: Step[Any]
     consumer: str
     event: Event
     delivery: Delivery
