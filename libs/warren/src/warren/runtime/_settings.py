@@ -41,9 +41,12 @@ class ServiceSettings(BaseSettings):
     database_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
-    # Keep PREFETCH <= POOL_SIZE: every delivery in flight holds a pooled connection while its
-    # handler runs, and deliveries beyond the pool only queue for one.
-    prefetch: int = Field(default=10, ge=1, le=65535)
+    # Unacked deliveries per work queue. With group commit a delivery waiting for its group
+    # holds no pooled connection, and under load the deliveries that wait make the groups:
+    # at 10 the saga's groups stayed near 5 and the orders writer was busy all the time at
+    # 100 orders/s (bench/RESULTS.md). With COMMIT_GROUP=1 each delivery in flight holds a
+    # pooled connection while its handler runs: keep PREFETCH near POOL_SIZE then.
+    prefetch: int = Field(default=32, ge=1, le=65535)
     # Deliveries that wait together commit in one transaction, up to this many (1: each alone).
     # Each keeps its own guarantees (see warren.runtime.Writer); it saves a BEGIN, a COMMIT
     # and its WAL flush, and an inbox and an outbox statement per delivery under load.
