@@ -60,8 +60,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--saga-prefetch",
         type=int,
-        default=10,
-        help="PREFETCH of the services (default: as deployed)",
+        default=0,
+        help="PREFETCH of the services (default 0: each tree's own default, as it deploys)",
     )
     parser.add_argument("--saga-pool", type=int, default=10, help="POOL_SIZE of the services")
     parser.add_argument(

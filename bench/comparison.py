@@ -50,6 +50,7 @@ def _summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "accounting": _medians(counted) if counted else None,
         "accounting_loaded": _medians(loaded) if loaded else None,
         "code": runs[0].get("code", {}),
+        "prefetch": runs[0].get("prefetch", {}),
     }
 
 
@@ -114,13 +115,14 @@ def _provenance(saga: Mapping[str, Any], found: Mapping[str, Any]) -> str:
     if before:
         lines.append(
             f"- **before**: `{before['ref']}` (`{before['commit'][:12]}`), a copy of that tree;"
-            f" its services imported `warren` from `{_warren_file(found.get(BEFORE))}`."
+            f" its services imported `warren` from `{_warren_file(found.get(BEFORE))}`"
+            f"{_prefetch(found.get(BEFORE))}."
         )
     if after:
         dirty = ", with uncommitted changes" if after.get("dirty") else ""
         lines.append(
             f"- **after**: this tree (`{after['commit'][:12]}`{dirty}); its services imported"
-            f" `warren` from `{_warren_file(found.get(AFTER))}`."
+            f" `warren` from `{_warren_file(found.get(AFTER))}`{_prefetch(found.get(AFTER))}."
         )
     failed = [r for r in saga.get("runs", []) if "error" in r]
     lines += [f"- FAILED: {r['contender']} round {r['round']}: {r['error'][:300]}" for r in failed]
@@ -130,6 +132,15 @@ def _provenance(saga: Mapping[str, Any], found: Mapping[str, Any]) -> str:
         " before, …), each run a process of its own with its own vhost and databases."
     )
     return "\n".join(lines)
+
+
+def _prefetch(summary: Mapping[str, Any] | None) -> str:
+    """The prefetch of each of its consumers, as the broker reported it (each tree's defaults)."""
+    seen = summary.get("prefetch") if summary else None
+    if not seen:
+        return ""
+    values = sorted(set(seen.values()))
+    return "; its consumers' prefetch (the broker's count): " + ", ".join(map(str, values))
 
 
 def _warren_file(summary: Mapping[str, Any] | None) -> str:

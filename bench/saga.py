@@ -32,8 +32,10 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
+import httpx
 import orjson
 import uvloop
 
@@ -43,6 +45,7 @@ from bench.client import Client
 from bench.stats import percentiles
 from bench.tap import Stopwatch
 from shop_contracts.catalogue import REGISTRY
+from warren.messaging.url import credentials, vhost_of
 from warren.runtime import Issuer
 from warren.runtime.suite import Suite
 from warren.testing import fresh_vhost
@@ -84,7 +87,7 @@ class Spec:
     accounting_seconds: float = 0.0  # 0: no accounting pass
     accounting_rate: float = 20.0
     accounting_load_rate: float = 0.0  # a second counting pass near capacity (0: none)
-    prefetch: int = 32
+    prefetch: int = 0  # PREFETCH of the services; 0: the tree's own default
     pool_size: int = 10
     env: dict[str, str] | None = None
     profile: str = ""  # directory: pyinstrument each service, write saga-<service>.txt there
@@ -191,7 +194,7 @@ async def run(spec: Spec) -> dict[str, Any]:
             "RABBITMQ_MANAGEMENT_URL": spec.management_url,
             "ENVIRONMENT": "test",
             "LOG_FORMAT": "json",
-            "PREFETCH": str(spec.prefetch),
+            **({"PREFETCH": str(spec.prefetch)} if spec.prefetch else {}),
             "POOL_SIZE": str(spec.pool_size),
             "SEED_STOCK": json.dumps(dict.fromkeys(SKUS, 1_000_000_000)),
             "SEED_PRICES": json.dumps({sku: {"amount": 500, "currency": "EUR"} for sku in SKUS}),
@@ -228,6 +231,7 @@ async def _measure(spec: Spec, url: str, suite: Suite, ledger: accounting.Ledger
         result: dict[str, Any] = {
             "contender": spec.contender,
             "code": code,
+            "prefetch": await _prefetch(spec, url),
             "paced": [
                 await _paced_phase(shop, tap, usage, rate, spec.seconds) for rate in spec.rates
             ],
@@ -301,6 +305,23 @@ async def _saturation_phase(
         "cpu": cores,
         # CPU over the whole phase (its tail too) over every order confirmed in it.
         "cpu_ms_per_order": {name: share * per_order for name, share in cores.items()},
+    }
+
+
+async def _prefetch(spec: Spec, url: str) -> dict[str, int]:
+    """Each work queue's consumer prefetch, as the broker sees it (the tree's own default
+    unless ``spec.prefetch`` set one)."""
+    user, password = credentials(url)
+    vhost = quote(vhost_of(url), safe="")
+    async with httpx.AsyncClient(
+        base_url=spec.management_url, auth=(user, password), timeout=30
+    ) as http:
+        response = await http.get(f"/api/consumers/{vhost}")
+        response.raise_for_status()
+    return {
+        c["queue"]["name"]: c["prefetch_count"]
+        for c in response.json()
+        if not c["queue"]["name"].startswith("amq.")  # the tap's own, server-named queue
     }
 
 
