@@ -80,6 +80,7 @@ async def test_open_orders_past_their_deadline_are_cancelled_deadline_exceeded(
         assert before is not None
         after, _ = domain.confirm(before, uuid.uuid4(), AT)
         await store.save(before, after)
+        await store.flush()
 
     assert await sweep_once(writer(database), DUE - timedelta(seconds=1)) == 0
     assert await cancellations(database) == {}

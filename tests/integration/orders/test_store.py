@@ -88,6 +88,7 @@ async def test_saved_moves_append_history_in_order(database: Database) -> None:
             assert before is not None
             after, _ = decide(before, at)
             await store.save(before, after)
+            await store.flush()
 
     found = await OrderStore(database.pool).get(order.id)  # type: ignore[arg-type]
     assert found is not None
@@ -97,6 +98,46 @@ async def test_saved_moves_append_history_in_order(database: Database) -> None:
         (Status.RESERVED, AT + timedelta(seconds=1)),
         (Status.CONFIRMED, AT + timedelta(seconds=2)),
     ]
+
+
+async def test_moves_are_buffered_until_flush_and_read_back_in_the_transaction(
+    database: Database,
+) -> None:
+    """A group's replies share one store: the second move of an order decides on the first
+    (read back from the buffer), and one flush writes every order's moves."""
+    one, other = placed(), placed()
+    async with database.transaction() as conn:
+        for order in (one, other):
+            await OrderStore(conn).add(order)
+
+    async with database.transaction() as conn:
+        store = OrderStore(conn)
+        for order in (one, other):
+            before = await store.get_for_update(order.id)
+            assert before is not None
+            after, _ = domain.note_reservation(before, AT + timedelta(seconds=1))
+            await store.save(before, after)
+        again = await store.get_for_update(one.id)
+        assert again is not None
+        assert again.status is Status.RESERVED  # from the buffer
+        after, _ = domain.confirm(again, uuid.uuid4(), AT + timedelta(seconds=2))
+        await store.save(again, after)
+        unflushed = await OrderStore(conn).get(one.id)  # this transaction's own view
+        assert unflushed is not None
+        assert unflushed.status is Status.PENDING  # nothing written before the flush
+        await store.flush()
+
+    found = {
+        o.id: o for o in [await OrderStore(database.pool).get(i) for i in (one.id, other.id)] if o
+    }  # type: ignore[arg-type]
+    assert [s.status for s in found[one.id].history] == [
+        Status.PENDING,
+        Status.RESERVED,
+        Status.CONFIRMED,
+    ]
+    assert found[one.id].status is Status.CONFIRMED
+    assert [s.status for s in found[other.id].history] == [Status.PENDING, Status.RESERVED]
+    assert found[other.id].status is Status.RESERVED
 
 
 async def test_a_locked_read_sees_what_the_previous_holder_appended(database: Database) -> None:
@@ -117,6 +158,7 @@ async def test_a_locked_read_sees_what_the_previous_holder_appended(database: Da
             await release_first.wait()
             after, _ = domain.note_reservation(before, AT + timedelta(seconds=1))
             await store.save(before, after)
+            await store.flush()
 
     async def second() -> Order:
         await first_holds_lock.wait()
@@ -126,6 +168,7 @@ async def test_a_locked_read_sees_what_the_previous_holder_appended(database: Da
             assert before is not None
             after, _ = domain.confirm(before, uuid.uuid4(), AT + timedelta(seconds=2))
             await store.save(before, after)
+            await store.flush()
             return before
 
     holder = asyncio.create_task(first())

@@ -129,3 +129,44 @@ async def test_without_grouping_every_delivery_has_its_own_transaction(
     pool = database.pool
     assert await pool.fetchval("SELECT count(DISTINCT txid) FROM seen") == 20
     assert writer.groups == 0
+
+
+class Buffered(Seen):
+    """A store that buffers its writes until ``flush`` (as the orders store does)."""
+
+    instances: list[Buffered] = []
+
+    def __init__(self, conn: db.Connection) -> None:
+        super().__init__(conn)
+        self.pending: list[uuid.UUID] = []
+        self.flushes = 0
+        Buffered.instances.append(self)
+
+    async def add(self, order_id: uuid.UUID) -> None:
+        self.pending.append(order_id)
+
+    async def flush(self) -> None:
+        self.flushes += 1
+        await self.conn.execute(
+            "INSERT INTO seen (order_id, txid) SELECT unnest($1::uuid[]), txid_current()",
+            self.pending,
+        )
+        self.pending = []
+
+
+async def test_a_group_shares_one_store_and_flushes_it_once_before_commit(
+    database: db.Database,
+) -> None:
+    Buffered.instances = []
+    writer = Writer(database, "inventory", Buffered, group_size=16)
+    orders = [uuid.uuid4() for _ in range(40)]
+
+    outcomes = await consume_all(writer, orders)  # type: ignore[arg-type]
+
+    assert outcomes == [None] * 40
+    pool = database.pool
+    assert await pool.fetchval("SELECT count(DISTINCT order_id) FROM seen") == 40
+    transactions = await pool.fetchval("SELECT count(DISTINCT txid) FROM seen")
+    assert len(Buffered.instances) == transactions  # one store per transaction, not per step
+    assert all(store.flushes == 1 for store in Buffered.instances)
+    assert writer.groups >= 1

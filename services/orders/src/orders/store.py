@@ -36,13 +36,16 @@ WITH placed AS (
 )
 SELECT count(*) = 1 FROM placed
 """
+# Every move a transaction buffered, in one statement: the orders' new statuses, then all their
+# new history lines.
 _SAVE = """
 WITH moved AS (
-    UPDATE orders SET status = $2, updated_at = now() WHERE id = $1
+    UPDATE orders AS o SET status = m.status, updated_at = now()
+    FROM unnest($1::uuid[], $2::text[]) AS m(id, status)
+    WHERE o.id = m.id
 )
 INSERT INTO order_history (order_id, seq, at, status, note)
-SELECT $1::uuid, h.seq, h.at, h.status, h.note
-FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[]) AS h(seq, at, status, note)
+SELECT * FROM unnest($3::uuid[], $4::int[], $5::timestamptz[], $6::text[], $7::text[])
 """
 # The order with its history in one statement (one snapshot) when nothing is locked.
 _GET = """
@@ -88,10 +91,16 @@ class HeldKey:
 
 
 class OrderStore:
-    """Orders on one connection (inside the caller's transaction when it writes)."""
+    """Orders on one connection (inside the caller's transaction when it writes).
+
+    Moves (``save``) are buffered and written by ``flush``, which the runtime's ``Writer`` awaits
+    once per transaction: a group of saga replies writes its moves in one statement. An order
+    locked and moved earlier in the same transaction is read back from the buffer.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._moves: dict[UUID, tuple[Order, Order]] = {}  # id -> (as locked, as last decided)
 
     async def add(self, order: Order) -> bool:
         """Insert a new order and its history; False if an order with this id exists."""
@@ -132,6 +141,9 @@ class OrderStore:
         is read after the lock is granted, so it includes what that transaction appended (one
         statement would read it as of before the wait).
         """
+        moved = self._moves.get(order_id)
+        if moved is not None:  # locked earlier in this transaction, and moved since
+            return moved[1]
         free = await self.conn.fetchrow(_LOCK_IF_FREE, order_id)
         if free is not None:  # the common case: nobody else is deciding about this order
             return _with_history(free)
@@ -166,11 +178,26 @@ class OrderStore:
         return int(count)
 
     async def save(self, before: Order, after: Order) -> None:
-        """Persist the move from ``before`` to ``after``: status and new history lines."""
+        """Buffer the move from ``before`` to ``after`` (status and new history lines) for
+        ``flush``; a later move of the same order in this transaction extends it."""
         if after == before:
             return
+        first = self._moves.get(after.id, (before, before))[0]
+        self._moves[after.id] = (first, after)
+
+    async def flush(self) -> None:
+        """Write every buffered move in one statement (the ``Writer`` calls it before commit)."""
+        if not self._moves:
+            return
+        moves, self._moves = list(self._moves.values()), {}
+        history: tuple[list[Any], ...] = ([], [], [], [], [])
+        for before, after in moves:
+            lines = _columns(after.history, len(before.history))
+            history[0].extend([after.id] * len(lines[0]))
+            for column, values in zip(history[1:], lines, strict=True):
+                column.extend(values)
         await self.conn.execute(
-            _SAVE, after.id, after.status.value, *_columns(after.history, len(before.history))
+            _SAVE, [a.id for _, a in moves], [a.status.value for _, a in moves], *history
         )
 
     async def list(

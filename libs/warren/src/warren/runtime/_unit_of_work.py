@@ -79,6 +79,9 @@ class Writer(Generic[S]):
     """Runs steps of one service: ``await writer.execute(place_order, command)``.
 
     A step's parameters after ``(subject, store)`` are filled from ``dependencies`` by type.
+    ``store(conn)`` makes one store per transaction (a group's steps share it). A store may
+    buffer its writes: if it has an ``async def flush()``, it is awaited once, after the
+    transaction's steps and before its outbox rows — one statement for a group's writes.
     With a ``dispatcher`` its events are published right after commit (the relay is the safety
     net); without one, the outbox relay publishes them all.
 
@@ -127,7 +130,9 @@ class Writer(Generic[S]):
         """Run ``step(subject, store)`` in a transaction and queue its events; return them."""
         with _traced_if_recorded():
             async with self.database.transaction() as conn:
-                events = await self.prepare(step)(subject, self.store(conn))
+                store = self.store(conn)
+                events = await self.prepare(step)(subject, store)
+                await _flush(store)
                 reserved = await self._append(conn, events, correlation_id)
         self._dispatch(reserved)
         return events
@@ -157,7 +162,9 @@ class Writer(Generic[S]):
                 if not await inbox.record(conn, consumer, delivery.message_id):
                     _duplicate(consumer, delivery)
                     return
-                events = await self.prepare(step)(event, self.store(conn))
+                store = self.store(conn)
+                events = await self.prepare(step)(event, store)
+                await _flush(store)
                 reserved = await self._append(conn, events, delivery.correlation_id)
         self._dispatch(reserved)
 
@@ -210,6 +217,7 @@ class Writer(Generic[S]):
         with telemetry.untraced():
             async with self.database.transaction() as conn:
                 fresh = await inbox.record_many(conn, [job.key for job in group])
+                store = self.store(conn)  # one for the group: what it buffers, it sees again
                 for job in group:
                     if job.key not in fresh:
                         duplicates.append(job)
@@ -217,17 +225,18 @@ class Writer(Generic[S]):
                     fresh.discard(job.key)  # the same message twice in one group: once
                     try:
                         events = await asyncio.create_task(
-                            self._step(job, conn), context=job.context
+                            self._step(job, store), context=job.context
                         )
                     except Exception as error:
                         raise _StepFailed(job, error) from error
                     records += self._records(events, job.delivery.correlation_id)
+                await _flush(store)
                 reserved = await self._reserve(conn, records)
         return reserved, duplicates
 
-    async def _step(self, job: _Job, conn: Connection) -> Sequence[Event]:
+    async def _step(self, job: _Job, store: S) -> Sequence[Event]:
         with _traced_if_recorded():
-            events: Sequence[Event] = await self.prepare(job.step)(job.event, self.store(conn))
+            events: Sequence[Event] = await self.prepare(job.step)(job.event, store)
             return events
 
     async def _append(
@@ -253,6 +262,14 @@ class Writer(Generic[S]):
     def _dispatch(self, reserved: list[outbox.OutboxRecord]) -> None:
         if reserved and self.dispatcher is not None:  # committed: publish them now
             self.dispatcher.dispatch(reserved)
+
+
+async def _flush(store: object) -> None:
+    """Write what ``store`` buffered, if it buffers (a ``flush()`` coroutine method): once per
+    transaction, after its steps and before its outbox rows."""
+    flush = getattr(store, "flush", None)
+    if flush is not None:
+        await flush()
 
 
 def _traced_if_recorded() -> AbstractContextManager[None]:
