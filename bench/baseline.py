@@ -55,11 +55,17 @@ def current() -> Tree:
 
 
 def is_dirty() -> bool:
-    """True when this repository has uncommitted changes to tracked files (False if no git)."""
+    """True when this repository has uncommitted changes to tracked files (False if no git).
+
+    The bench's own outputs (``bench/results``, ``bench/profiles``, ``bench/RESULTS.md``), which
+    a run rewrites before the saga starts, do not count: they are not the code measured.
+    """
+    outputs = ("bench/results/", "bench/profiles/", "bench/RESULTS.md")
     try:
-        return bool(_git("status", "--porcelain", "--untracked-files=no"))
+        changed = _git("status", "--porcelain", "--untracked-files=no").splitlines()
     except RuntimeError:
         return False
+    return any(not line.split(maxsplit=1)[1].startswith(outputs) for line in changed)
 
 
 @contextmanager
