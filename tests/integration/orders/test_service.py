@@ -37,8 +37,9 @@ async def test_an_unanswered_order_is_cancelled_at_its_deadline_and_stays_cancel
         order_deadline=1.0,
     )
     async with running_service(build(settings), headers=as_operator) as orders:
-        [loop] = orders.runtime.loops
+        [loop] = [t for t in orders.runtime.loops if t.get_name().endswith("sweep_deadlines")]
         assert not loop.done()
+        assert not any(task.done() for task in orders.runtime.loops)  # the key expiry runs too
         priced = ProductPriced(
             sku="TEA-GREEN",
             price=Money(amount=1250, currency="EUR"),

@@ -120,7 +120,8 @@ async def place_order(
 
     With an ``Idempotency-Key`` header, repeating the request replays the first answer (the same
     order id and Location) instead of placing a second order. Keys are the caller's own; the same
-    key with a different body is a 422 and places nothing.
+    key with a different body is a 422 and places nothing. A key is remembered for
+    ``IDEMPOTENCY_TTL`` (24 hours by default), then forgotten.
     """
     order_id = uuid.uuid4()  # never derived from the key: nobody can compute another's order id
     command = domain.PlaceOrder(

@@ -63,6 +63,21 @@ INSERT INTO idempotency_keys (customer_id, key, fingerprint, order_id) VALUES ($
 ON CONFLICT (customer_id, key) DO NOTHING
 RETURNING order_id, fingerprint
 """
+# Expired keys, oldest first, a batch at a time; a key another transaction holds is left for later.
+_FORGET_KEYS = """
+WITH old AS (
+    SELECT customer_id, key FROM idempotency_keys
+    WHERE created_at < $1
+    ORDER BY created_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM idempotency_keys AS k USING old
+    WHERE k.customer_id = old.customer_id AND k.key = old.key
+    RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
 # A separate statement: under READ COMMITTED it sees the row of a concurrent claim that won.
 _HELD = "SELECT order_id, fingerprint FROM idempotency_keys WHERE customer_id = $1 AND key = $2"
 _SELECT_FOR_UPDATE = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
@@ -153,6 +168,11 @@ class OrderStore:
         history = await self.conn.fetch(_HISTORY, order_id)
         steps = tuple(Step(h["at"], Status(h["status"]), h["note"]) for h in history)
         return _order(row, history=steps)
+
+    async def forget_keys_before(self, at: datetime, limit: int) -> int:
+        """Delete up to ``limit`` idempotency keys claimed before ``at``, oldest first; how many."""
+        deleted: int = await self.conn.fetchval(_FORGET_KEYS, at, limit)
+        return deleted
 
     async def claim_overdue(self, at: datetime, limit: int) -> list[Order]:
         """Up to ``limit`` open orders due by ``at``, row-locked until the transaction ends.
