@@ -210,14 +210,21 @@ class OrderStore:
         if not self._moves:
             return
         moves, self._moves = list(self._moves.values()), {}
-        history: tuple[list[Any], ...] = ([], [], [], [], [])
-        for before, after in moves:
-            lines = _columns(after.history, len(before.history))
-            history[0].extend([after.id] * len(lines[0]))
-            for column, values in zip(history[1:], lines, strict=True):
-                column.extend(values)
+        lines = [  # every move's new history lines: (order id, seq, step)
+            (after.id, seq, step)
+            for before, after in moves
+            for seq, step in enumerate(after.history)
+            if seq >= len(before.history)
+        ]
         await self.conn.execute(
-            _SAVE, [a.id for _, a in moves], [a.status.value for _, a in moves], *history
+            _SAVE,
+            [after.id for _, after in moves],
+            [after.status.value for _, after in moves],
+            [order_id for order_id, _, _ in lines],
+            [seq for _, seq, _ in lines],
+            [step.at for _, _, step in lines],
+            [step.status.value for _, _, step in lines],
+            [step.note for _, _, step in lines],
         )
 
     async def list(
